@@ -1,0 +1,95 @@
+"""One parser for every box dialect: model text in, pixel boxes, points and polygons out.
+
+>>> g = parse("The bottle is <|begin_of_box|>[[94,598,177,991]]<|end_of_box|>.",
+...           model="glm-4.6v", image_size=(1200, 800))
+>>> g.boxes.round(1).tolist()
+[[112.8, 478.4, 212.4, 792.8]]
+"""
+
+from __future__ import annotations
+
+from grounding.parsing.assemble import assemble
+from grounding.parsing.reasoning import box_spans, split_reasoning
+from grounding.parsing.shapes import Shape
+from grounding.parsing.structured import structured_shapes
+from grounding.parsing.groups import loose_groups
+from grounding.parsing.tokens import token_shapes
+from grounding.profiles import Profile, find_profile, get_profile
+from grounding.result import Grounding
+
+__all__ = ["extract_shapes", "parse"]
+
+_FULLWIDTH = str.maketrans(
+    {
+        **{chr(0xFF10 + i): str(i) for i in range(10)},
+        "，": ",", "、": ",", "：": ":", "；": ";", "．": ".", "－": "-", "＋": "+",
+        "［": "[", "］": "]", "（": "(", "）": ")", "｛": "{", "｝": "}", "＜": "<", "＞": ">",
+        "＂": '"', "＇": "'", "｜": "|", "\u3000": " ",
+    }
+)  # fmt: skip
+
+
+def extract_shapes(answer: str, warnings: list[str]) -> list[Shape]:
+    """Shapes in one answer span, by the spec's precedence.
+
+    Token grammars win over structured objects, which win over loose bracket groups:
+    prose that echoes ``[0,1000]`` or ``[x1, y1, x2, y2]`` never beats the real answer.
+    """
+    return token_shapes(answer, warnings) or structured_shapes(answer, warnings) or loose_groups(
+        answer, warnings
+    )
+
+
+def _check_size(name: str, size: object) -> tuple[float, float]:
+    try:
+        w, h = size  # type: ignore[misc]
+        w, h = float(w), float(h)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be (width, height), got {size!r}") from None
+    if not (w > 0 and h > 0) or w != w or h != h or w == float("inf") or h == float("inf"):
+        raise ValueError(f"{name} must be positive and finite, got {size!r}")
+    return w, h
+
+
+def parse(
+    text: str | None,
+    *,
+    model: str | Profile = "glm-4.5v",
+    image_size: tuple[int, int],
+    input_size: tuple[float, float] | None = None,
+) -> Grounding:
+    """Read every box, point and polygon in a model's answer, in pixels of the original image.
+
+    ``image_size`` is the (width, height) of the upright original; ``input_size`` is the
+    size the model saw, needed only for models that answer in those pixels (Qwen2.5-VL; by
+    default derived with ``smart_resize``). Never raises on model text and never executes it;
+    every repair is recorded in the result's ``warnings``. Raises ``ValueError`` for caller
+    errors such as a non-positive image size.
+    """
+    width, height = _check_size("image_size", image_size)
+    if input_size is not None:
+        input_size = _check_size("input_size", input_size)
+    warnings: list[str] = []
+    profile = get_profile(model)
+    if isinstance(model, str) and find_profile(model) is None:
+        warnings.append(
+            f"unknown model {model!r}: read with the GLM convention (0-1000, x,y); "
+            "register a profile to change that"
+        )
+    if text is None:
+        warnings.append("the model gave no answer text")
+        return Grounding(warnings=warnings)
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a string, got {type(text).__name__}")
+    answer = split_reasoning(text).answer
+    if answer is None:
+        warnings.append("the output stopped inside <think>: there is no answer")
+        return Grounding(warnings=warnings)
+    if not answer.isascii():
+        answer = answer.translate(_FULLWIDTH)
+    spans = box_spans(answer, warnings)
+    shapes: list[Shape] = []
+    for span in spans if spans is not None else (answer,):
+        shapes.extend(extract_shapes(span, warnings))
+    frame = profile.frame((width, height), input_size)
+    return assemble(shapes, frame, width, height, warnings, unit_is_native=profile.scale == 1.0)

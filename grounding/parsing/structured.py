@@ -1,0 +1,156 @@
+"""Structured answers: JSON objects and Python dict literals holding boxes, points or polygons.
+
+Only innermost ``{…}`` objects are decoded (those are the ones that carry a box), which
+makes wrapper objects (``{"detections": [...]}``), cut-off lists and prose around the JSON
+irrelevant, and keeps the scan linear. Each object is read with ``json``, then ``json`` after
+light repairs, then ``ast.literal_eval``; nothing is ever executed.
+
+>>> text = '```json\\n[{"label": "dent", "bbox_2d": [100, 200, 300, 400]},\\n {"label": "cr'
+>>> [(s.kind, s.values, s.label) for s in structured_shapes(text, [])]
+[('box', (100.0, 200.0, 300.0, 400.0), 'dent')]
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from grounding.parsing.groups import numbers_in
+from grounding.parsing.shapes import MAX_SHAPES, Shape, shapes_from_numbers
+
+__all__ = ["decode_object", "structured_shapes"]
+
+_OBJECT = re.compile(r"\{[^{}]*\}")
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+_LEADING_ZEROS = re.compile(r"(?<![\w.])0+(?=\d)")
+_LITERAL_LIMIT = 20_000  # ast.literal_eval is kept to objects of a sane size
+
+BOX_KEYS = ("bbox_2d", "box_2d", "bbox", "box", "bounding_box", "coordinates", "position")
+POINT_KEYS = ("point_2d", "point", "click_point", "coordinate")
+POLYGON_KEYS = ("polygon", "points", "vertices")
+LABEL_KEYS = ("label", "class_name", "class", "name", "category", "description")
+_NAMED_BOXES = (
+    ("x_min", "y_min", "x_max", "y_max"),
+    ("xmin", "ymin", "xmax", "ymax"),
+    ("x1", "y1", "x2", "y2"),
+    ("left", "top", "right", "bottom"),
+)
+
+
+def decode_object(text: str) -> Any:
+    """Decode one JSON object or Python dict literal; None when it is neither."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    repaired = _LEADING_ZEROS.sub("", _TRAILING_COMMA.sub(r"\1", text))
+    try:
+        return json.loads(repaired)
+    except ValueError:
+        pass
+    if len(repaired) <= _LITERAL_LIMIT:
+        try:
+            return ast.literal_eval(repaired)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            pass
+    return None
+
+
+def _leaf_groups(value: Any, depth: int = 0) -> Iterator[list[float]]:
+    """The innermost lists of numbers in ``value`` (numbers given as strings count too)."""
+    if isinstance(value, str):
+        numbers = numbers_in(value)
+        if numbers:
+            yield numbers
+        return
+    if not isinstance(value, (list, tuple)) or depth > 4:
+        return
+    if value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        yield [float(v) for v in value]
+        return
+    for item in value:
+        yield from _leaf_groups(item, depth + 1)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        numbers = numbers_in(value)
+        return numbers[0] if len(numbers) == 1 else None
+    return None
+
+
+def _label(obj: dict[str, Any]) -> str | None:
+    for key in LABEL_KEYS:
+        value = obj.get(key)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            text = str(value).strip()
+            if text:
+                return text
+    return None
+
+
+def _named_shape(obj: dict[str, Any], label: str | None) -> Shape | None:
+    """Boxes and points given by named keys: ``x_min``…, ``x1``…, ``x``/``y``(/``w``/``h``)."""
+    for names in _NAMED_BOXES:
+        if names[0] in obj:
+            values = [_number(obj.get(k)) for k in names]
+            if all(v is not None for v in values):
+                return Shape("box", tuple(v for v in values if v is not None), label, None, True)
+    x, y = _number(obj.get("x")), _number(obj.get("y"))
+    if x is None or y is None:
+        return None
+    w = _number(obj.get("width", obj.get("w")))
+    h = _number(obj.get("height", obj.get("h")))
+    if w is not None and h is not None:
+        return Shape("box", (x, y, x + w, y + h), label, None, True)
+    return Shape("point", (x, y), label, None, True)
+
+
+def shapes_of_object(obj: dict[str, Any], warnings: list[str]) -> list[Shape]:
+    """The shapes one decoded object describes (alias keys, nested or flat values)."""
+    obj = {str(k).lower(): v for k, v in obj.items()}
+    label = _label(obj)
+    for key in BOX_KEYS:
+        if key in obj:
+            groups = list(_leaf_groups(obj[key]))
+            if len(groups) == 2 and all(len(g) == 2 for g in groups):  # two corners
+                return [Shape("box", (*groups[0], *groups[1]), label)]
+            return [s for g in groups for s in shapes_from_numbers(g, label, warnings)]
+    for key in POINT_KEYS:
+        if key in obj:
+            return [Shape("point", tuple(g), label) for g in _leaf_groups(obj[key]) if len(g) == 2]
+    for key in POLYGON_KEYS:
+        if key in obj:
+            groups = list(_leaf_groups(obj[key]))
+            if len(groups) >= 3 and all(len(g) == 2 for g in groups):
+                return [Shape("polygon", tuple(v for g in groups for v in g), label)]
+            return [s for g in groups for s in shapes_from_numbers(g, label, warnings)]
+    named = _named_shape(obj, label)
+    return [named] if named else []
+
+
+def structured_shapes(text: str, warnings: list[str]) -> list[Shape]:
+    """Shapes from every innermost JSON/Python object in ``text``, in reading order."""
+    if "{" not in text:
+        return []
+    shapes: list[Shape] = []
+    undecodable = 0
+    for match in _OBJECT.finditer(text):
+        obj = decode_object(match.group())
+        if not isinstance(obj, dict):
+            undecodable += 1
+            continue
+        shapes.extend(shapes_of_object(obj, warnings))
+        if len(shapes) >= MAX_SHAPES:
+            warnings.append(f"stopped reading after {MAX_SHAPES} shapes")
+            break
+    if undecodable and shapes:
+        warnings.append(f"skipped {undecodable} object(s) that are neither JSON nor a literal")
+    return shapes

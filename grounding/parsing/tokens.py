@@ -1,0 +1,220 @@
+"""Token grammars: the model families whose answers carry their own markup.
+
+Each reader takes the answer text and returns shapes in reading order. Readers whose grammar
+fixes the coordinate convention (PaliGemma, Florence-2, Kosmos-2, Molmo, DeepSeek-VL2) attach
+that :class:`~grounding.coords.Frame`; the others leave it to the model profile.
+
+>>> [(s.label, s.values) for s in ref_box_shapes("<ref>book</ref><box>120 340 560 780</box>", [])]
+[('book', (120.0, 340.0, 560.0, 780.0))]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from grounding.coords import UNIT, Frame, florence_frame, kosmos_patch_box
+from grounding.parsing.groups import NUMBER, loose_groups, numbers_in
+from grounding.parsing.shapes import Shape, shapes_from_numbers
+
+__all__ = ["TOKEN_READERS", "token_shapes"]
+
+
+# --- <ref>label</ref><box>…</box> and its relatives -------------------------------------------
+
+_RefBox = tuple[str, str, str, str, "Frame | None"]
+_REF_BOX_GRAMMARS: tuple[_RefBox, ...] = (
+    ("<ref>", "</ref>", "<box>", "</box>", None),  # Qwen-VL, InternVL, MiniCPM-V
+    ("<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>", "<|box_end|>", None),  # Qwen2
+    ("<|ref|>", "<|/ref|>", "<|det|>", "<|/det|>", Frame(999.0, 999.0)),  # DeepSeek-VL2
+)
+_REF_BOX_RES = [re.compile("|".join(re.escape(t) for t in g[:4])) for g in _REF_BOX_GRAMMARS]
+
+
+def _box_content(content: str, label: str | None, frame: Frame | None, warnings: list[str]) -> list[Shape]:
+    shapes = loose_groups(content, warnings, label, pairs_are_corners=True)
+    if not shapes and "[" not in content and "(" not in content:
+        shapes = shapes_from_numbers(numbers_in(content), label, warnings)  # MiniCPM: 1 2 3 4
+    if frame is not None:
+        shapes = [s._replace(frame=frame) for s in shapes]
+    return shapes
+
+
+def ref_box_shapes(text: str, warnings: list[str]) -> list[Shape]:
+    """``<ref>label</ref><box>…</box>``, Qwen2-VL's and DeepSeek-VL2's special-token forms.
+
+    A label applies to every box after it until the next one. A box span interrupted by
+    another token (DeepSeek-VL2 sometimes breaks off mid-list) is dropped with a warning.
+    """
+    shapes: list[Shape] = []
+    for (ref_open, ref_close, box_open, box_close, frame), pattern in zip(
+        _REF_BOX_GRAMMARS, _REF_BOX_RES
+    ):
+        if box_open not in text:
+            continue
+        label: str | None = None
+        ref_at: int | None = None
+        box_at: int | None = None
+        for match in pattern.finditer(text):
+            token = match.group()
+            if box_at is not None and token != box_close:
+                warnings.append(f"dropped an unfinished {box_open} span: {text[box_at:match.start()][:40]!r}")
+                box_at = None
+            if token == ref_open:
+                ref_at = match.end()
+            elif token == ref_close and ref_at is not None:
+                label = text[ref_at : match.start()].strip() or None
+                ref_at = None
+            elif token == box_open:
+                box_at = match.end()
+            elif token == box_close and box_at is not None:
+                shapes.extend(_box_content(text[box_at : match.start()], label, frame, warnings))
+                box_at = None
+        if box_at is not None:
+            warnings.append(f"read an unterminated {box_open} span to the end of the text")
+            shapes.extend(_box_content(text[box_at:], label, frame, warnings))
+    return shapes
+
+
+# --- PaliGemma: <loc0256><loc0256><loc0768><loc0768>[<segNNN>×16] label ; … ---------------
+
+_PALIGEMMA = re.compile(r"<loc(\d{4})><loc(\d{4})><loc(\d{4})><loc(\d{4})>(?:<seg\d{3}>)*")
+_PALIGEMMA_FRAME = Frame(1024.0, 1024.0, yx=True)
+
+
+def paligemma_shapes(text: str, warnings: list[str]) -> list[Shape]:
+    """PaliGemma 1/2 detections: y-first on a 1024 grid, label after the tokens until ``;``."""
+    matches = list(_PALIGEMMA.finditer(text))
+    shapes = []
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        label = text[match.end() : end].strip()
+        if label.endswith(";"):
+            label = label[:-1].rstrip()
+        values = tuple(float(v) for v in match.groups())
+        shapes.append(Shape("box", values, label or None, _PALIGEMMA_FRAME))
+    return shapes
+
+
+# --- Florence-2: label<loc_52><loc_333><loc_932><loc_774> … -------------------------------
+
+_FLORENCE_RUN = re.compile(r"(?:<loc_\d{1,4}>)+")
+_FLORENCE_NOISE = re.compile(r"</?s>|<pad>")
+
+
+def florence_shapes(text: str, warnings: list[str]) -> list[Shape]:
+    """Florence-2: the label comes first; 4 bins are a box, 8 a quadrilateral, 2 a point."""
+    shapes: list[Shape] = []
+    last = 0
+    frame = florence_frame()
+    for match in _FLORENCE_RUN.finditer(text):
+        label = _FLORENCE_NOISE.sub("", text[last : match.start()]).strip() or None
+        last = match.end()
+        shapes.extend(shapes_from_numbers(numbers_in(match.group()), label, warnings, frame))
+    return shapes
+
+
+# --- Kosmos-2: <phrase>…</phrase><object><patch_index_0044><patch_index_0863></object> ------
+
+_KOSMOS = re.compile(
+    r"(?:<phrase>([^<]*)</phrase>\s*)?<object>((?:\s|<patch_index_\d+>|</delimiter_of_multi_objects/>)*)</object>"
+)
+_PATCH = re.compile(r"<patch_index_(\d+)>")
+
+
+def kosmos_shapes(text: str, warnings: list[str]) -> list[Shape]:
+    """Kosmos-2 patch-index pairs on the 32×32 grid; several boxes per phrase allowed."""
+    shapes: list[Shape] = []
+    for match in _KOSMOS.finditer(text):
+        label = (match.group(1) or "").strip() or None
+        indices = [int(i) for i in _PATCH.findall(match.group(2))]
+        if len(indices) % 2:
+            warnings.append(f"dropped an odd Kosmos-2 patch index in {label or 'an object'}")
+        for i in range(0, len(indices) - 1, 2):
+            shapes.append(Shape("box", kosmos_patch_box(indices[i], indices[i + 1]), label, UNIT))
+    return shapes
+
+
+# --- Molmo: <point x="63.5" y="44.5" alt="…">…</point>, <points x1=… y1=…>, Click(x, y) -----
+
+_MOLMO = re.compile(r"<(points?)\b([^<>]{0,4000})>([^<]{0,400})")
+_ATTRIBUTE = re.compile(r"([A-Za-z_]\w*)\s*=\s*\"([^\"]*)\"")
+_MOLMO_FRAME = Frame(100.0, 100.0)
+_CLICK = re.compile(rf"\b[Cc]lick\(\s*({NUMBER.pattern})\s*,\s*({NUMBER.pattern})\s*\)")
+
+
+def molmo_shapes(text: str, warnings: list[str]) -> list[Shape]:
+    """Molmo's point tags, in percent of the image."""
+    shapes: list[Shape] = []
+    for match in _MOLMO.finditer(text):
+        attributes = dict(_ATTRIBUTE.findall(match.group(2)))
+        label = (attributes.get("alt") or match.group(3)).strip() or None
+        if "x" in attributes and "y" in attributes:
+            keys = [("x", "y")]
+        else:
+            n = 1
+            keys = []
+            while f"x{n}" in attributes and f"y{n}" in attributes:
+                keys.append((f"x{n}", f"y{n}"))
+                n += 1
+        for kx, ky in keys:
+            x, y = numbers_in(attributes[kx]), numbers_in(attributes[ky])
+            if len(x) == 1 and len(y) == 1:
+                shapes.append(Shape("point", (x[0], y[0]), label, _MOLMO_FRAME))
+    return shapes
+
+
+def click_shapes(text: str, warnings: list[str]) -> list[Shape]:
+    """``Click(x, y)`` actions (Molmo and others), in the profile's convention."""
+    return [Shape("point", (float(m.group(1)), float(m.group(2)))) for m in _CLICK.finditer(text)]
+
+
+# --- GLM GUI agent: left_click(start_box='[586, 446]', element_info='OK button') -------------
+
+_GUI = re.compile(
+    r"(?P<call>\b[A-Za-z_]\w*\()"
+    r"|\b(?P<key>start_box|end_box|element_info)\s*=\s*(?:'(?P<sq>[^']{0,1000})'|\"(?P<dq>[^\"]{0,1000})\")"
+)
+
+
+def gui_action_shapes(text: str, warnings: list[str]) -> list[Shape]:
+    """GLM desktop actions: ``start_box``/``end_box`` are points (or boxes) despite the name."""
+    actions: list[dict[str, str]] = []
+    for match in _GUI.finditer(text):
+        if match.group("call"):
+            actions.append({})
+        elif actions:
+            actions[-1][match.group("key")] = match.group("sq") or match.group("dq") or ""
+    shapes: list[Shape] = []
+    for action in actions:
+        label = action.get("element_info", "").strip() or None
+        for key, key_label in (("start_box", label), ("end_box", None)):
+            if key in action:
+                shapes.extend(shapes_from_numbers(numbers_in(action[key]), key_label, warnings))
+    return shapes
+
+
+Reader = Callable[[str, list[str]], list[Shape]]
+
+# (trigger substring, reader): a reader runs only when its trigger is in the text.
+TOKEN_READERS: tuple[tuple[str, Reader], ...] = (
+    ("<loc", paligemma_shapes),  # <locNNNN>
+    ("<loc_", florence_shapes),
+    ("<object>", kosmos_shapes),
+    ("<point", molmo_shapes),
+    ("_box", gui_action_shapes),  # start_box= / end_box=
+    ("lick(", click_shapes),
+    ("box", ref_box_shapes),  # <box>, <|box_start|>; DeepSeek's <|det|> checked inside
+    ("<|det|>", ref_box_shapes),
+)
+
+
+def token_shapes(text: str, warnings: list[str]) -> list[Shape]:
+    """Shapes from every token grammar present in ``text`` (empty when none is)."""
+    shapes: list[Shape] = []
+    done: set[Reader] = set()
+    for trigger, reader in TOKEN_READERS:
+        if reader not in done and trigger in text:
+            done.add(reader)
+            shapes.extend(reader(text, warnings))
+    return shapes

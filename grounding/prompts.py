@@ -1,0 +1,1 @@
+"""Prompt builder (placeholder until written)."""

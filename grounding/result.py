@@ -1,0 +1,143 @@
+"""The result type: pixel boxes, points and polygons of the original upright image.
+
+>>> g = Grounding.from_dict({"boxes": [{"xyxy": [10, 20, 30, 40], "label": "cat"}]})
+>>> g.boxes.tolist(), g.labels
+([[10.0, 20.0, 30.0, 40.0]], ['cat'])
+>>> Grounding.from_dict(g.to_dict()) == g
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import supervision as sv
+
+__all__ = ["Grounding"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _array(rows: Sequence[Sequence[float]] | FloatArray, width: int) -> FloatArray:
+    return np.asarray(rows, dtype=np.float64).reshape(-1, width)
+
+
+@dataclass(eq=False)
+class Grounding:
+    """What a model's answer locates, in pixels of the original, upright image.
+
+    Parallel arrays in the manner of ``supervision.Detections``: ``boxes[i]`` has label
+    ``labels[i]`` (``None`` where the model gave none), and likewise for points and polygons.
+    ``warnings`` records every repair the parser made, in plain words.
+    """
+
+    boxes: FloatArray = field(default_factory=lambda: np.empty((0, 4)))
+    labels: list[str | None] = field(default_factory=list)
+    points: FloatArray = field(default_factory=lambda: np.empty((0, 2)))
+    point_labels: list[str | None] = field(default_factory=list)
+    polygons: list[FloatArray] = field(default_factory=list)
+    polygon_labels: list[str | None] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.boxes = _array(self.boxes, 4)
+        self.points = _array(self.points, 2)
+        self.polygons = [_array(p, 2) for p in self.polygons]
+        for name, items, n in (
+            ("labels", self.labels, len(self.boxes)),
+            ("point_labels", self.point_labels, len(self.points)),
+            ("polygon_labels", self.polygon_labels, len(self.polygons)),
+        ):
+            if not items and n:
+                items.extend([None] * n)
+            elif len(items) != n:
+                raise ValueError(f"{name} has {len(items)} entries for {n} shapes")
+
+    def __len__(self) -> int:
+        """The number of boxes, points and polygons together."""
+        return len(self.boxes) + len(self.points) + len(self.polygons)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Grounding):
+            return NotImplemented
+        return (
+            np.array_equal(self.boxes, other.boxes)
+            and np.array_equal(self.points, other.points)
+            and len(self.polygons) == len(other.polygons)
+            and all(np.array_equal(a, b) for a, b in zip(self.polygons, other.polygons))
+            and self.labels == other.labels
+            and self.point_labels == other.point_labels
+            and self.polygon_labels == other.polygon_labels
+            and self.warnings == other.warnings
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the answer located nothing."""
+        return len(self) == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape used by the CLI, stores and prediction files."""
+        return {
+            "boxes": [
+                {"xyxy": box.tolist(), "label": label}
+                for box, label in zip(self.boxes, self.labels)
+            ],
+            "points": [
+                {"xy": point.tolist(), "label": label}
+                for point, label in zip(self.points, self.point_labels)
+            ],
+            "polygons": [
+                {"points": polygon.tolist(), "label": label}
+                for polygon, label in zip(self.polygons, self.polygon_labels)
+            ],
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Grounding:
+        """Rebuild a result from :meth:`to_dict` output (missing sections are empty)."""
+        boxes = data.get("boxes") or []
+        points = data.get("points") or []
+        polygons = data.get("polygons") or []
+        return cls(
+            boxes=_array([b["xyxy"] for b in boxes], 4),
+            labels=[b.get("label") for b in boxes],
+            points=_array([p["xy"] for p in points], 2),
+            point_labels=[p.get("label") for p in points],
+            polygons=[_array(p["points"], 2) for p in polygons],
+            polygon_labels=[p.get("label") for p in polygons],
+            warnings=list(data.get("warnings") or []),
+        )
+
+    def to_detections(self) -> sv.Detections:
+        """Boxes and polygons as ``supervision.Detections``.
+
+        Polygons appear as their bounding boxes (computed with shapely); ``data["polygon"]``
+        marks them and ``data["class_name"]`` holds the labels ("" where there is none).
+        Points have no box and are left out.
+        """
+        import supervision as sv
+        import shapely
+
+        polygon_boxes = [shapely.MultiPoint(p).bounds for p in self.polygons if len(p)]
+        polygon_labels = [lab for p, lab in zip(self.polygons, self.polygon_labels) if len(p)]
+        xyxy = np.vstack([self.boxes, _array(polygon_boxes, 4)])
+        names = [lab or "" for lab in (*self.labels, *polygon_labels)]
+        order = list(dict.fromkeys(names))
+        return sv.Detections(
+            xyxy=xyxy,
+            class_id=np.array([order.index(n) for n in names], dtype=int),
+            data={
+                "class_name": np.array(names, dtype=str),
+                "polygon": np.array(
+                    [False] * len(self.boxes) + [True] * len(polygon_boxes), dtype=bool
+                ),
+            },
+        )
