@@ -144,7 +144,7 @@ _SEPARATORS = re.compile(r"[\s\-_.:]+")
 
 
 def _key(name: str) -> str:
-    """Lower case, provider prefix dropped, separators removed: ``Qwen/Qwen2.5-VL`` -> ``qwen25vl``."""
+    """Lower case, no provider prefix, no separators: ``Qwen/Qwen2.5-VL`` -> ``qwen25vl``."""
     return _SEPARATORS.sub("", name.rsplit("/", 1)[-1].lower())
 
 

@@ -70,7 +70,9 @@ class Grounding:
             np.array_equal(self.boxes, other.boxes)
             and np.array_equal(self.points, other.points)
             and len(self.polygons) == len(other.polygons)
-            and all(np.array_equal(a, b) for a, b in zip(self.polygons, other.polygons))
+            and all(
+                np.array_equal(a, b) for a, b in zip(self.polygons, other.polygons, strict=True)
+            )
             and self.labels == other.labels
             and self.point_labels == other.point_labels
             and self.polygon_labels == other.polygon_labels
@@ -87,15 +89,15 @@ class Grounding:
         return {
             "boxes": [
                 {"xyxy": box.tolist(), "label": label}
-                for box, label in zip(self.boxes, self.labels)
+                for box, label in zip(self.boxes, self.labels, strict=True)
             ],
             "points": [
                 {"xy": point.tolist(), "label": label}
-                for point, label in zip(self.points, self.point_labels)
+                for point, label in zip(self.points, self.point_labels, strict=True)
             ],
             "polygons": [
                 {"points": polygon.tolist(), "label": label}
-                for polygon, label in zip(self.polygons, self.polygon_labels)
+                for polygon, label in zip(self.polygons, self.polygon_labels, strict=True)
             ],
             "warnings": list(self.warnings),
         }
@@ -123,11 +125,13 @@ class Grounding:
         marks them and ``data["class_name"]`` holds the labels ("" where there is none).
         Points have no box and are left out.
         """
-        import supervision as sv
         import shapely
+        import supervision as sv
 
         polygon_boxes = [shapely.MultiPoint(p).bounds for p in self.polygons if len(p)]
-        polygon_labels = [lab for p, lab in zip(self.polygons, self.polygon_labels) if len(p)]
+        polygon_labels = [
+            lab for p, lab in zip(self.polygons, self.polygon_labels, strict=True) if len(p)
+        ]
         xyxy = np.vstack([self.boxes, _array(polygon_boxes, 4)])
         names = [lab or "" for lab in (*self.labels, *polygon_labels)]
         order = list(dict.fromkeys(names))

@@ -8,11 +8,13 @@
 
 from __future__ import annotations
 
+import math
+
 from grounding.parsing.assemble import assemble
+from grounding.parsing.groups import loose_groups
 from grounding.parsing.reasoning import box_spans, split_reasoning
 from grounding.parsing.shapes import Shape
 from grounding.parsing.structured import structured_shapes
-from grounding.parsing.groups import loose_groups
 from grounding.parsing.tokens import token_shapes
 from grounding.profiles import Profile, find_profile, get_profile
 from grounding.result import Grounding
@@ -35,18 +37,19 @@ def extract_shapes(answer: str, warnings: list[str]) -> list[Shape]:
     Token grammars win over structured objects, which win over loose bracket groups:
     prose that echoes ``[0,1000]`` or ``[x1, y1, x2, y2]`` never beats the real answer.
     """
-    return token_shapes(answer, warnings) or structured_shapes(answer, warnings) or loose_groups(
-        answer, warnings
+    return (
+        token_shapes(answer, warnings)
+        or structured_shapes(answer, warnings)
+        or loose_groups(answer, warnings)
     )
 
 
 def _check_size(name: str, size: object) -> tuple[float, float]:
     try:
-        w, h = size  # type: ignore[misc]
-        w, h = float(w), float(h)
+        w, h = (float(v) for v in size)  # type: ignore[attr-defined]
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be (width, height), got {size!r}") from None
-    if not (w > 0 and h > 0) or w != w or h != h or w == float("inf") or h == float("inf"):
+    if not (0 < w < math.inf and 0 < h < math.inf):
         raise ValueError(f"{name} must be positive and finite, got {size!r}")
     return w, h
 

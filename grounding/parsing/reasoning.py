@@ -35,7 +35,9 @@ def split_reasoning(text: str) -> Split:
     narrows the answer; a ``<think>`` that never closes means there is no answer.
     """
     close = text.rfind(THINK_CLOSE)
-    reasoning, answer = ("", text) if close < 0 else (text[:close], text[close + len(THINK_CLOSE) :])
+    reasoning, answer = (
+        ("", text) if close < 0 else (text[:close], text[close + len(THINK_CLOSE) :])
+    )
     opened = answer.find(THINK_OPEN)
     if opened >= 0:
         return Split(None, reasoning + answer[opened:])

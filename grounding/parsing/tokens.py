@@ -31,7 +31,9 @@ _REF_BOX_GRAMMARS: tuple[_RefBox, ...] = (
 _REF_BOX_RES = [re.compile("|".join(re.escape(t) for t in g[:4])) for g in _REF_BOX_GRAMMARS]
 
 
-def _box_content(content: str, label: str | None, frame: Frame | None, warnings: list[str]) -> list[Shape]:
+def _box_content(
+    content: str, label: str | None, frame: Frame | None, warnings: list[str]
+) -> list[Shape]:
     shapes = loose_groups(content, warnings, label, pairs_are_corners=True)
     if not shapes and "[" not in content and "(" not in content:
         shapes = shapes_from_numbers(numbers_in(content), label, warnings)  # MiniCPM: 1 2 3 4
@@ -48,7 +50,7 @@ def ref_box_shapes(text: str, warnings: list[str]) -> list[Shape]:
     """
     shapes: list[Shape] = []
     for (ref_open, ref_close, box_open, box_close, frame), pattern in zip(
-        _REF_BOX_GRAMMARS, _REF_BOX_RES
+        _REF_BOX_GRAMMARS, _REF_BOX_RES, strict=True
     ):
         if box_open not in text:
             continue
@@ -58,7 +60,9 @@ def ref_box_shapes(text: str, warnings: list[str]) -> list[Shape]:
         for match in pattern.finditer(text):
             token = match.group()
             if box_at is not None and token != box_close:
-                warnings.append(f"dropped an unfinished {box_open} span: {text[box_at:match.start()][:40]!r}")
+                warnings.append(
+                    f"dropped an unfinished {box_open} span: {text[box_at : match.start()][:40]!r}"
+                )
                 box_at = None
             if token == ref_open:
                 ref_at = match.end()

@@ -1,0 +1,5 @@
+"""``python -m grounding``: the same as the ``grounding`` command."""
+
+from grounding.cli import main
+
+main()
