@@ -19,6 +19,7 @@ from grounding.profiles import (
     get_profile,
     list_profiles,
     register_profile,
+    unregister_profile,
 )
 from grounding.result import Grounding
 
@@ -38,4 +39,5 @@ __all__ = [
     "prompts",
     "register_profile",
     "smart_resize",
+    "unregister_profile",
 ]

@@ -13,9 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from typing import Literal
 
 from grounding.coords import Frame, smart_resize
+
+_smart_resize = lru_cache(maxsize=1024)(smart_resize)
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -26,6 +29,7 @@ __all__ = [
     "get_profile",
     "list_profiles",
     "register_profile",
+    "unregister_profile",
 ]
 
 
@@ -72,7 +76,7 @@ class Profile:
         yx = self.order == "yx"
         if self.reference is Reference.RESIZED_INPUT:
             if input_size is None:
-                h, w = smart_resize(round(image_size[1]), round(image_size[0]))
+                h, w = _smart_resize(round(image_size[1]), round(image_size[0]))
                 input_size = (w, h)
             return Frame(float(input_size[0]), float(input_size[1]), yx=yx)
         if self.reference is Reference.PIXELS:
@@ -141,11 +145,20 @@ DEFAULT_PROFILE = Profile(
 
 _registered: list[Profile] = []
 _SEPARATORS = re.compile(r"[\s\-_.:]+")
+_found: dict[str, Profile | None] = {}  # memo of find_profile, cleared by register_profile
 
 
 def _key(name: str) -> str:
     """Lower case, no provider prefix, no separators: ``Qwen/Qwen2.5-VL`` -> ``qwen25vl``."""
     return _SEPARATORS.sub("", name.rsplit("/", 1)[-1].lower())
+
+
+def _pattern_keys(profiles: list[Profile] | tuple[Profile, ...]) -> list[tuple[str, Profile]]:
+    keys = {(_key(p), profile) for profile in profiles for p in (profile.name, *profile.patterns)}
+    return [(k, profile) for k, profile in keys if k]
+
+
+_BUILTIN_KEYS = _pattern_keys(_BUILTIN)
 
 
 def find_profile(model: str) -> Profile | None:
@@ -154,18 +167,20 @@ def find_profile(model: str) -> Profile | None:
     The longest matching pattern wins, so ``glm-4.6v-flash`` beats ``glm-4.6v``; profiles
     registered by the user are looked at before the built-in ones.
     """
+    if model in _found:
+        return _found[model]
     key = _key(model)
     best: Profile | None = None
-    best_len = 0
-    for group in (_registered, _BUILTIN):
-        for profile in group:
-            for pattern in (profile.name, *profile.patterns):
-                p = _key(pattern)
-                if p and key.startswith(p) and len(p) > best_len:
-                    best, best_len = profile, len(p)
+    for table in (_pattern_keys(_registered), _BUILTIN_KEYS):
+        best_len = 0
+        for pattern, profile in table:
+            if len(pattern) > best_len and key.startswith(pattern):
+                best, best_len = profile, len(pattern)
         if best is not None:
-            return best
-    return None
+            break
+    if len(_found) < 4096:
+        _found[model] = best
+    return best
 
 
 def get_profile(model: str | Profile) -> Profile:
@@ -187,7 +202,14 @@ def register_profile(profile: Profile) -> Profile:
     """
     _registered[:] = [p for p in _registered if p.name != profile.name]
     _registered.insert(0, profile)
+    _found.clear()
     return profile
+
+
+def unregister_profile(name: str) -> None:
+    """Remove a profile added with :func:`register_profile` (built-in ones stay)."""
+    _registered[:] = [p for p in _registered if p.name != name]
+    _found.clear()
 
 
 def list_profiles() -> list[Profile]:

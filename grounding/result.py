@@ -25,6 +25,8 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def _array(rows: Sequence[Sequence[float]] | FloatArray, width: int) -> FloatArray:
+    if isinstance(rows, np.ndarray) and rows.dtype == np.float64 and rows.shape[1:] == (width,):
+        return rows
     return np.asarray(rows, dtype=np.float64).reshape(-1, width)
 
 

@@ -12,6 +12,7 @@ from grounding.profiles import (
     get_profile,
     list_profiles,
     register_profile,
+    unregister_profile,
 )
 
 
@@ -82,9 +83,8 @@ def test_register_profile_wins_and_is_used_by_parse() -> None:
         g = grounding.parse("[[50, 25]]", model="acme-vl-2b", image_size=(200, 100))
         assert g.points.tolist() == [[50.0, 50.0]] and not g.warnings
     finally:
-        from grounding import profiles
-
-        profiles._registered.remove(mine)
+        unregister_profile("acme-vl")
+    assert get_profile("acme-vl") is DEFAULT_PROFILE
 
 
 def test_frame_for_resized_input_uses_smart_resize_by_default() -> None:

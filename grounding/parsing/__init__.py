@@ -13,10 +13,10 @@ import math
 from grounding.parsing.assemble import assemble
 from grounding.parsing.groups import loose_groups
 from grounding.parsing.reasoning import box_spans, split_reasoning
-from grounding.parsing.shapes import Shape
+from grounding.parsing.shapes import MAX_SHAPES, Shape
 from grounding.parsing.structured import structured_shapes
 from grounding.parsing.tokens import token_shapes
-from grounding.profiles import Profile, find_profile, get_profile
+from grounding.profiles import DEFAULT_PROFILE, Profile, find_profile
 from grounding.result import Grounding
 
 __all__ = ["extract_shapes", "parse"]
@@ -73,8 +73,9 @@ def parse(
     if input_size is not None:
         input_size = _check_size("input_size", input_size)
     warnings: list[str] = []
-    profile = get_profile(model)
-    if isinstance(model, str) and find_profile(model) is None:
+    profile = model if isinstance(model, Profile) else find_profile(model)
+    if profile is None:
+        profile = DEFAULT_PROFILE
         warnings.append(
             f"unknown model {model!r}: read with the GLM convention (0-1000, x,y); "
             "register a profile to change that"
@@ -91,8 +92,15 @@ def parse(
     if not answer.isascii():
         answer = answer.translate(_FULLWIDTH)
     spans = box_spans(answer, warnings)
+    if spans is None:
+        spans = [answer]
+    elif len(unique := list(dict.fromkeys(spans))) < len(spans):
+        warnings.append(f"skipped {len(spans) - len(unique)} repeated box span(s)")
+        spans = unique
     shapes: list[Shape] = []
-    for span in spans if spans is not None else (answer,):
+    for span in spans:
         shapes.extend(extract_shapes(span, warnings))
+        if len(shapes) >= MAX_SHAPES:
+            break
     frame = profile.frame((width, height), input_size)
     return assemble(shapes, frame, width, height, warnings, unit_is_native=profile.scale == 1.0)

@@ -7,8 +7,6 @@ the warnings (a repetition loop of 5,000 boxes gives one line, not 5,000).
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 
 from grounding.coords import UNIT, Frame, looks_unit_scaled
@@ -43,47 +41,63 @@ def assemble(
     polygons: list[list[float]] = []
     polygon_labels: list[str | None] = []
     seen: set[tuple[object, ...]] = set()
-    repairs: Counter[str] = Counter()
+    repairs: dict[str, int] = {}
     unit_frame = UNIT.with_order(frame.yx)
 
     for shape in shapes:
+        kind, values, label = shape.kind, shape.values, shape.label
         own = shape.frame
         if own is None:
             own = frame
-            if looks_unit_scaled(shape.values):
+            if max(values) <= 1.0 and looks_unit_scaled(values):
                 own = unit_frame
                 if not unit_is_native:
-                    repairs["unit"] += 1
-        if shape.named_xy:
+                    repairs["unit"] = repairs.get("unit", 0) + 1
+        if shape.named_xy and own.yx:
             own = own.with_order(False)
-        xy = own.pixels(shape.values, width, height)
-        clipped = [_clip(v, width if i % 2 == 0 else height) for i, v in enumerate(xy)]
-        if clipped != xy:
-            repairs[f"clipped {shape.kind}"] += 1
-        if shape.kind == "box":
-            x1, y1, x2, y2 = clipped
-            if x1 > x2 or y1 > y2:
-                repairs["sorted"] += 1
-                clipped = [min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)]
-            if clipped[0] == clipped[2] or clipped[1] == clipped[3]:
-                repairs["zero-area"] += 1
+        if kind == "box":
+            # the common case, written out: convert, clip, sort, drop empty
+            a, b, c, d = values
+            if own.yx:
+                a, b, c, d = b, a, d, c
+            kx, ky, o = width / own.sx, height / own.sy, own.offset
+            x1, y1, x2, y2 = (a + o) * kx, (b + o) * ky, (c + o) * kx, (d + o) * ky
+            out = [_clip(x1, width), _clip(y1, height), _clip(x2, width), _clip(y2, height)]
+            if out != [x1, y1, x2, y2]:
+                repairs["clipped box"] = repairs.get("clipped box", 0) + 1
+            if out[0] > out[2] or out[1] > out[3]:
+                repairs["sorted"] = repairs.get("sorted", 0) + 1
+                out = [
+                    min(out[0], out[2]),
+                    min(out[1], out[3]),
+                    max(out[0], out[2]),
+                    max(out[1], out[3]),
+                ]
+            if out[0] == out[2] or out[1] == out[3]:
+                repairs["zero-area"] = repairs.get("zero-area", 0) + 1
                 continue
-        key = (shape.kind, shape.label, *clipped)
+        else:
+            xy = own.pixels(values, width, height)
+            out = [_clip(v, width if i % 2 == 0 else height) for i, v in enumerate(xy)]
+            if out != xy:
+                repairs[f"clipped {kind}"] = repairs.get(f"clipped {kind}", 0) + 1
+        key = (kind, label, *out)
         if key in seen:
-            repairs[f"duplicate {shape.kind}"] += 1
+            repairs[f"duplicate {kind}"] = repairs.get(f"duplicate {kind}", 0) + 1
             continue
         seen.add(key)
-        if shape.kind == "box":
-            boxes.append(clipped)
-            labels.append(shape.label)
-        elif shape.kind == "point":
-            points.append(clipped)
-            point_labels.append(shape.label)
+        if kind == "box":
+            boxes.append(out)
+            labels.append(label)
+        elif kind == "point":
+            points.append(out)
+            point_labels.append(label)
         else:
-            polygons.append(clipped)
-            polygon_labels.append(shape.label)
+            polygons.append(out)
+            polygon_labels.append(label)
 
-    warnings.extend(_describe(repairs))
+    if repairs:
+        warnings.extend(_describe(repairs))
     return Grounding(
         boxes=np.array(boxes, dtype=np.float64).reshape(-1, 4),
         labels=labels,
@@ -95,21 +109,21 @@ def assemble(
     )
 
 
-def _describe(repairs: Counter[str]) -> list[str]:
+def _describe(repairs: dict[str, int]) -> list[str]:
     notes = []
     for kind in ("box", "point", "polygon"):
-        if n := repairs[f"duplicate {kind}"]:
+        if n := repairs.get(f"duplicate {kind}"):
             notes.append(f"dropped {_plural(n, 'duplicate ' + kind)}")
     for kind in ("box", "point", "polygon"):
-        if n := repairs[f"clipped {kind}"]:
+        if n := repairs.get(f"clipped {kind}"):
             notes.append(
                 f"clipped {_plural(n, kind)} to the image (values past the model's range; "
                 "far past it usually means the model answered in pixels)"
             )
-    if n := repairs["sorted"]:
+    if n := repairs.get("sorted"):
         notes.append(f"sorted the corners of {_plural(n, 'box')}")
-    if n := repairs["zero-area"]:
+    if n := repairs.get("zero-area"):
         notes.append(f"dropped {_plural(n, 'box')} of zero area")
-    if n := repairs["unit"]:
+    if n := repairs.get("unit"):
         notes.append(f"read {_plural(n, 'group')} on the 0-1 scale (all values fractions of 1)")
     return notes

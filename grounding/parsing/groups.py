@@ -17,8 +17,8 @@ from grounding.parsing.shapes import MAX_SHAPES, Shape, shapes_from_numbers
 __all__ = ["NUMBER", "loose_groups", "numbers_in"]
 
 NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
-_INNER = re.compile(r"[\[(<{]([^\[\](){}<>]{0,256})[\])>}]")
-_NUMERIC_ONLY = re.compile(r"[\s\d.,;+\-]*")
+# An innermost group holds only numbers and separators (no bracket, so no nesting to track).
+_INNER = re.compile(r"[\[(<{]([\s\d.,;+\-]{0,256})[\])>}]")
 _GAP = 8  # the most characters allowed between two groups of one run, or around it
 
 
@@ -28,9 +28,7 @@ def numbers_in(content: str) -> list[float]:
 
 
 def _numeric_groups(content: str) -> list[list[float]] | None:
-    """The numbers of one innermost group, split at ``;`` (CogVLM), or None if not numeric."""
-    if not _NUMERIC_ONLY.fullmatch(content):
-        return None
+    """The numbers of one innermost group, split at ``;`` (CogVLM); None when there are none."""
     parts = content.split(";") if ";" in content else (content,)
     groups = [numbers_in(part) for part in parts]
     groups = [g for g in groups if g]
@@ -93,9 +91,9 @@ def loose_groups(
         if run and not _only_separator(text, run[-1][1], start):
             shapes.extend(_run_shapes(text, run, label, pairs_are_corners, warnings))
             run = []
-            if len(shapes) >= MAX_SHAPES:
-                warnings.append(f"stopped reading after {MAX_SHAPES} shapes")
-                return shapes
+        if len(shapes) + len(run) >= MAX_SHAPES:
+            warnings.append(f"stopped reading after {MAX_SHAPES} shapes")
+            break
         run.append((start, end, groups))
     if run:
         shapes.extend(_run_shapes(text, run, label, pairs_are_corners, warnings))

@@ -9,7 +9,7 @@ from grounding.coords import Frame
 
 __all__ = ["MAX_SHAPES", "Shape", "shapes_from_numbers"]
 
-MAX_SHAPES = 10_000  # no real answer holds more; past this the text is a repetition loop
+MAX_SHAPES = 4096  # far past any real answer (GLM's output limit allows ~1,000 boxes)
 
 
 class Shape(NamedTuple):

@@ -68,7 +68,7 @@ def _leaf_groups(value: Any, depth: int = 0) -> Iterator[list[float]]:
         return
     if not isinstance(value, (list, tuple)) or depth > 4:
         return
-    if value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+    if value and all(type(v) is int or type(v) is float for v in value):
         yield [float(v) for v in value]
         return
     for item in value:
@@ -113,13 +113,15 @@ def _named_shape(obj: dict[str, Any], label: str | None) -> Shape | None:
     return Shape("point", (x, y), label, None, True)
 
 
-def shapes_of_object(obj: dict[str, Any], warnings: list[str]) -> list[Shape]:
-    """The shapes one decoded object describes (alias keys, nested or flat values)."""
-    obj = {str(k).lower(): v for k, v in obj.items()}
+def _shapes_by_key(obj: dict[str, Any], warnings: list[str]) -> list[Shape] | None:
+    """Shapes under the known keys of ``obj``, or None when it has none of them."""
     label = _label(obj)
     for key in BOX_KEYS:
         if key in obj:
-            groups = list(_leaf_groups(obj[key]))
+            value = obj[key]
+            if type(value) is list and len(value) == 4 and all(type(v) is int for v in value):
+                return [Shape("box", tuple(map(float, value)), label)]  # the common case
+            groups = list(_leaf_groups(value))
             if len(groups) == 2 and all(len(g) == 2 for g in groups):  # two corners
                 return [Shape("box", (*groups[0], *groups[1]), label)]
             return [s for g in groups for s in shapes_from_numbers(g, label, warnings)]
@@ -133,14 +135,63 @@ def shapes_of_object(obj: dict[str, Any], warnings: list[str]) -> list[Shape]:
                 return [Shape("polygon", tuple(v for g in groups for v in g), label)]
             return [s for g in groups for s in shapes_from_numbers(g, label, warnings)]
     named = _named_shape(obj, label)
-    return [named] if named else []
+    return [named] if named else None
+
+
+def shapes_of_object(obj: dict[Any, Any], warnings: list[str]) -> list[Shape]:
+    """The shapes one decoded object describes (alias keys in any case, nested or flat values)."""
+    shapes = _shapes_by_key(obj, warnings)
+    if shapes is None and not all(isinstance(k, str) and k.islower() for k in obj):
+        shapes = _shapes_by_key({str(k).lower(): v for k, v in obj.items()}, warnings)
+    return shapes or []
+
+
+def _walk(value: Any, shapes: list[Shape], warnings: list[str], depth: int = 0) -> None:
+    """Collect shapes from every object in a decoded answer; wrappers are looked through."""
+    if depth > 32 or len(shapes) >= MAX_SHAPES:
+        return
+    if isinstance(value, dict):
+        found = shapes_of_object(value, warnings)
+        if found:
+            shapes.extend(found)
+            return
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return
+    for child in children:
+        if isinstance(child, (dict, list)):
+            _walk(child, shapes, warnings, depth + 1)
+
+
+def _decode_whole(text: str) -> Any:
+    """The answer decoded in one go when it is one JSON value (fences and prose around it)."""
+    starts = [i for i in (text.find("["), text.find("{")) if i >= 0]
+    if not starts:
+        return None
+    start, end = min(starts), max(text.rfind("]"), text.rfind("}"))
+    if end <= start:
+        return None
+    try:
+        return json.loads(text[start : end + 1])
+    except (ValueError, RecursionError):
+        return None
 
 
 def structured_shapes(text: str, warnings: list[str]) -> list[Shape]:
-    """Shapes from every innermost JSON/Python object in ``text``, in reading order."""
+    """Shapes from the JSON/Python objects in ``text``, in reading order.
+
+    A well-formed answer is decoded whole; anything else (prose echoes, Python literals,
+    cut-off lists) is read object by object.
+    """
     if "{" not in text:
         return []
     shapes: list[Shape] = []
+    whole = _decode_whole(text)
+    if whole is not None:
+        _walk(whole, shapes, warnings)
+        return shapes
     undecodable = 0
     for match in _OBJECT.finditer(text):
         obj = decode_object(match.group())

@@ -57,12 +57,11 @@ def ref_box_shapes(text: str, warnings: list[str]) -> list[Shape]:
         label: str | None = None
         ref_at: int | None = None
         box_at: int | None = None
+        broken = 0
         for match in pattern.finditer(text):
             token = match.group()
             if box_at is not None and token != box_close:
-                warnings.append(
-                    f"dropped an unfinished {box_open} span: {text[box_at : match.start()][:40]!r}"
-                )
+                broken += 1
                 box_at = None
             if token == ref_open:
                 ref_at = match.end()
@@ -74,6 +73,10 @@ def ref_box_shapes(text: str, warnings: list[str]) -> list[Shape]:
             elif token == box_close and box_at is not None:
                 shapes.extend(_box_content(text[box_at : match.start()], label, frame, warnings))
                 box_at = None
+        if broken:
+            warnings.append(
+                f"dropped {broken} unfinished {box_open} span(s) cut off by the next token"
+            )
         if box_at is not None:
             warnings.append(f"read an unterminated {box_open} span to the end of the text")
             shapes.extend(_box_content(text[box_at:], label, frame, warnings))
@@ -206,9 +209,11 @@ TOKEN_READERS: tuple[tuple[str, Reader], ...] = (
     ("<loc_", florence_shapes),
     ("<object>", kosmos_shapes),
     ("<point", molmo_shapes),
-    ("_box", gui_action_shapes),  # start_box= / end_box=
+    ("start_box", gui_action_shapes),
+    ("end_box", gui_action_shapes),
     ("lick(", click_shapes),
-    ("box", ref_box_shapes),  # <box>, <|box_start|>; DeepSeek's <|det|> checked inside
+    ("<box>", ref_box_shapes),
+    ("<|box_start|>", ref_box_shapes),
     ("<|det|>", ref_box_shapes),
 )
 

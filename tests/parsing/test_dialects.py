@@ -138,7 +138,7 @@ def test_polygons(model: str, text: str, polygon: list) -> None:
         # an end marker never came
         ("<|begin_of_box|>[[1,2,3,4]]", "no end marker"),
         # DeepSeek span broken by the next ref
-        ("<|ref|>a<|/ref|><|det|>[[1, <|ref|>b<|/ref|><|det|>[[1,2,3,4]]<|/det|>", "unfinished"),
+        ("<|ref|>a<|/ref|><|det|>[[1, <|ref|>b<|/ref|><|det|>[[1,2,3,4]]<|/det|>", "unfinished <|det|>"),
     ],
 )
 def test_repairs_are_recorded(text: str, fragment: str) -> None:
