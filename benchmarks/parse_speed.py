@@ -42,7 +42,8 @@ def _thinking_2k(i: int) -> str:
         for k in range(30)
     )
     trace = (drafts + " Let me look again at the left side of the table. ") * 2
-    return f"<think>{trace[:2000]}</think>\nIt is <|begin_of_box|>[[{i % 900},10,950,990]]<|end_of_box|>"
+    answer = f"<|begin_of_box|>[[{i % 900},10,950,990]]<|end_of_box|>"
+    return f"<think>{trace[:2000]}</think>\nIt is {answer}"
 
 
 def _qwen_json(i: int) -> str:
@@ -124,7 +125,9 @@ def main() -> None:
     for name, (texts, model, theirs_fn) in shared.items():
         a, b = grounding.parse(texts[0], model=model, image_size=SIZE), theirs_fn(texts[0])
         assert len(a.boxes) == len(b.xyxy), "the two parsers disagree on this input"
-        ours = rate(lambda t, m=model: grounding.parse(t, model=m, image_size=SIZE), texts, args.seconds)
+        ours = rate(
+            lambda t, m=model: grounding.parse(t, model=m, image_size=SIZE), texts, args.seconds
+        )
         ours_det = rate(
             lambda t, m=model: grounding.parse(t, model=m, image_size=SIZE).to_detections(),
             texts,
@@ -145,8 +148,8 @@ def main() -> None:
             result = grounding.parse(text, model="glm-4.5v", image_size=SIZE)
             times.append(time.perf_counter() - start)
         print(
-            f"  {name:38s} {min(times) * 1000:7.1f} ms (median {statistics.median(times) * 1000:.1f}),"
-            f" {len(result)} shapes"
+            f"  {name:38s} {min(times) * 1000:7.1f} ms "
+            f"(median {statistics.median(times) * 1000:.1f}), {len(result)} shapes"
         )
 
 

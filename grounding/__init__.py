@@ -9,7 +9,27 @@
 from __future__ import annotations
 
 from grounding import prompts
+from grounding.annotate import annotate
+from grounding.api import adetect, alocate, detect, locate
+from grounding.cache import ResponseCache
+from grounding.client import AsyncClient, Client, Response, RetryPolicy, Usage
 from grounding.coords import Frame, smart_resize
+from grounding.errors import (
+    AccountError,
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ContentBlockedError,
+    GroundingError,
+    ImageError,
+    QuotaExceededError,
+    RateLimitError,
+    ServerError,
+)
+from grounding.images import PreparedImage, load_image, prepare_image
 from grounding.parsing import parse
 from grounding.profiles import (
     Profile,
@@ -26,16 +46,43 @@ from grounding.result import Grounding
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AccountError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "ConfigurationError",
+    "ContentBlockedError",
     "Frame",
     "Grounding",
+    "GroundingError",
+    "ImageError",
+    "PreparedImage",
     "Profile",
+    "QuotaExceededError",
+    "RateLimitError",
     "Reference",
+    "Response",
+    "ResponseCache",
+    "RetryPolicy",
+    "ServerError",
     "Thinking",
+    "Usage",
     "__version__",
+    "adetect",
+    "alocate",
+    "annotate",
+    "detect",
     "find_profile",
     "get_profile",
     "list_profiles",
+    "load_image",
+    "locate",
     "parse",
+    "prepare_image",
     "prompts",
     "register_profile",
     "smart_resize",

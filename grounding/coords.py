@@ -3,7 +3,7 @@
 Every convention in the spec is one :class:`Frame`: a value ``v`` on an axis maps to the unit
 interval as ``(v + offset) / scale`` and then to pixels by the image width or height.
 
->>> Frame(1000, 1000).pixels([94, 598, 177, 991], 1200, 800)
+>>> [round(v, 1) for v in Frame(1000, 1000).pixels([94, 598, 177, 991], 1200, 800)]
 [112.8, 478.4, 212.4, 792.8]
 >>> Frame(1024, 1024, yx=True).pixels([256, 128], 640, 480)  # PaliGemma: y first
 [80.0, 120.0]

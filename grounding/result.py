@@ -19,6 +19,8 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     import supervision as sv
 
+    from grounding.client import Response
+
 __all__ = ["Grounding"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -36,7 +38,8 @@ class Grounding:
 
     Parallel arrays in the manner of ``supervision.Detections``: ``boxes[i]`` has label
     ``labels[i]`` (``None`` where the model gave none), and likewise for points and polygons.
-    ``warnings`` records every repair the parser made, in plain words.
+    ``warnings`` records every repair the parser made, in plain words. ``response`` is the
+    model's reply (raw text, usage, latency) when the result came from a client.
     """
 
     boxes: FloatArray = field(default_factory=lambda: np.empty((0, 4)))
@@ -46,6 +49,7 @@ class Grounding:
     polygons: list[FloatArray] = field(default_factory=list)
     polygon_labels: list[str | None] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    response: Response | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.boxes = _array(self.boxes, 4)

@@ -7,6 +7,9 @@ from typing import Annotated
 import typer
 
 from grounding import __version__
+from grounding.cli.ask import detect, locate
+from grounding.cli.cache import cache_app
+from grounding.cli.draw import draw
 from grounding.cli.parse import parse
 from grounding.cli.prompt import prompt_app
 
@@ -38,5 +41,9 @@ def root(
     """Turn vision-language model answers into exact pixel boxes, points and polygons."""
 
 
+app.command("locate")(locate)
+app.command("detect")(detect)
+app.command("draw")(draw)
 app.command("parse")(parse)
 app.add_typer(prompt_app, name="prompt")
+app.add_typer(cache_app, name="cache")

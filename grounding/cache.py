@@ -1,0 +1,122 @@
+"""Response cache: SQLite (WAL), keyed by what was asked, storing the raw answer.
+
+The key is a hash of the image bytes sent, the messages, the model and the generation
+parameters; never the API key, never the parser (so a parser change re-reads cached answers
+for free). Safe with concurrent writers: each call uses its own short transaction.
+
+>>> import tempfile, pathlib
+>>> cache = ResponseCache(pathlib.Path(tempfile.mkdtemp()) / "c.sqlite")
+>>> key = cache_key([{"role": "user", "content": "hi"}], model="glm-4.5v", params={})
+>>> cache.get(key) is None
+True
+>>> cache.put(key, {"content": "[[1,2,3,4]]"}); cache.get(key)
+{'content': '[[1,2,3,4]]'}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ResponseCache", "cache_key", "default_cache_path"]
+
+
+def default_cache_path() -> Path:
+    """``$GROUNDING_CACHE_DIR/responses.sqlite``, else under ``$XDG_CACHE_HOME`` or ``~/.cache``."""
+    root = os.environ.get("GROUNDING_CACHE_DIR")
+    if root:
+        return Path(root).expanduser() / "responses.sqlite"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "grounding" / "responses.sqlite"
+
+
+def _image_free(value: Any) -> Any:
+    """Messages with every image URL replaced by the SHA-256 of its bytes (as sent)."""
+    if isinstance(value, dict):
+        if value.get("type") == "image_url" and isinstance(value.get("image_url"), dict):
+            url = str(value["image_url"].get("url", ""))
+            return {"type": "image_url", "sha256": hashlib.sha256(url.encode()).hexdigest()}
+        return {k: _image_free(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_image_free(v) for v in value]
+    return value
+
+
+def cache_key(messages: list[dict[str, Any]], *, model: str, params: Mapping[str, Any]) -> str:
+    """The cache key of one request: messages (images by hash), model and parameters."""
+    payload = {"messages": _image_free(messages), "model": model, "params": dict(params)}
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ResponseCache:
+    """A SQLite store of raw responses; one file, shareable by processes and threads."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_cache_path()
+        self._local = threading.local()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS responses ("
+                "key TEXT PRIMARY KEY, model TEXT, response TEXT NOT NULL, created REAL)"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored response for ``key``, or None."""
+        row = (
+            self._connect()
+            .execute("SELECT response FROM responses WHERE key = ?", (key,))
+            .fetchone()
+        )
+        return None if row is None else dict(json.loads(row[0]))
+
+    def put(self, key: str, response: Mapping[str, Any], *, model: str = "") -> None:
+        """Store (or replace) the response for ``key``."""
+        self._connect().execute(
+            "INSERT OR REPLACE INTO responses (key, model, response, created) VALUES (?, ?, ?, ?)",
+            (key, model, json.dumps(dict(response), ensure_ascii=False), time.time()),
+        )
+
+    def info(self) -> dict[str, Any]:
+        """Path, number of entries, bytes on disk and entries per model."""
+        db = self._connect()
+        count = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        models = dict(db.execute("SELECT model, COUNT(*) FROM responses GROUP BY model"))
+        size = sum(
+            p.stat().st_size
+            for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
+            if p.exists()
+        )
+        return {"path": str(self.path), "entries": count, "bytes": size, "models": models}
+
+    def clear(self) -> int:
+        """Delete every entry; returns how many there were."""
+        db = self._connect()
+        count = int(db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+        db.execute("DELETE FROM responses")
+        db.execute("VACUUM")
+        return count
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
