@@ -207,11 +207,12 @@ class RetryPolicy:
     base_delay: float = 0.5
     slow_base_delay: float = 4.0  # codes 1120/1305/1312: the platform is overloaded
     max_delay: float = 60.0
+    max_retry_after: float = 300.0  # the longest server-requested wait we accept
 
     def delay(self, attempt: int, error: APIError) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based) after ``error``."""
         if error.retry_after is not None:
-            return max(0.0, min(error.retry_after, self.max_delay))
+            return max(0.0, min(error.retry_after, self.max_retry_after))
         base = self.slow_base_delay if error.code in SLOW_RETRY_CODES else self.base_delay
         ceiling = min(self.max_delay, base * 2.0**attempt)
         return ceiling / 2 + random.uniform(0, ceiling / 2)

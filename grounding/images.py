@@ -42,6 +42,7 @@ __all__ = [
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
 DEFAULT_MAX_IMAGE_PIXELS = 150_000_000  # decompression-bomb guard, checked before decoding
 JPEG_QUALITY = 90
+_ORIENTATION = 0x0112  # the EXIF tag
 
 
 @dataclass(frozen=True)
@@ -193,10 +194,10 @@ def _load_upright(
     else:
         raise ImageError(name, "unsupported source type (path, URL, bytes, PIL image or array)")
     try:
-        upright = ImageOps.exif_transpose(image)
+        rotated = image.getexif().get(_ORIENTATION, 1) not in (0, 1)
+        upright = ImageOps.exif_transpose(image) if rotated else image
     except (OSError, SyntaxError, ValueError, KeyError, TypeError):
-        upright = image  # unreadable EXIF: keep the stored orientation
-    rotated = upright is not None and upright is not image
+        rotated, upright = False, image  # unreadable EXIF: keep the stored orientation
     return _normalize_mode(upright if upright is not None else image), rotated
 
 
