@@ -18,7 +18,9 @@ import base64
 import hashlib
 import io
 import math
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,6 +217,36 @@ def _target_size(
     return width, height
 
 
+_BANDS = max(1, min(4, os.cpu_count() or 1))
+_pool: ThreadPoolExecutor | None = None
+
+
+def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Area-averaging downscale; large images in horizontal bands on several cores.
+
+    Pillow releases the GIL while resampling, and ``resize(box=...)`` makes each band exactly
+    the rows it would be in one pass, so the result is identical, only sooner.
+    """
+    width, height = size
+    bands = _BANDS if image.width * image.height >= 4_000_000 and height >= 2 * _BANDS else 1
+    if bands == 1:
+        return image.resize(size, Image.Resampling.BOX)
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_BANDS, thread_name_prefix="grounding-resize")
+    rows = [round(height * i / bands) for i in range(bands + 1)]
+    scale = image.height / height
+
+    def band(i: int) -> Image.Image:
+        box = (0.0, rows[i] * scale, float(image.width), rows[i + 1] * scale)
+        return image.resize((width, rows[i + 1] - rows[i]), Image.Resampling.BOX, box=box)
+
+    out = Image.new(image.mode, size)
+    for i, part in enumerate(_pool.map(band, range(bands))):
+        out.paste(part, (0, rows[i]))
+    return out
+
+
 def _encode(image: Image.Image) -> tuple[str, bytes]:
     buffer = io.BytesIO()
     if image.mode in ("RGBA", "LA"):
@@ -240,7 +272,7 @@ def prepare_image(
     image, rotated = _load_upright(source, max_image_pixels)
     size = (image.width, image.height)
     target = _target_size(image.width, image.height, profile, max_pixels)
-    sent = image if target == size else image.resize(target, Image.Resampling.BOX)
+    sent = image if target == size else _resize(image, target)
     if (
         isinstance(source, str)
         and source.startswith(("http://", "https://"))

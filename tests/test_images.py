@@ -182,3 +182,11 @@ def test_url_is_passed_through_when_nothing_needs_changing(server) -> None:
     assert rotated.url.startswith("data:image/jpeg") and rotated.size == (640, 480)
     with pytest.raises(ImageError, match="cannot be downloaded"):
         prepare_image(server.image_url("missing.jpg"))
+
+
+def test_banded_resize_equals_one_pass() -> None:
+    from grounding.images import _resize
+
+    big = photo(3000, 2000, (100, 100, 2900, 1900)).rotate(7)
+    one_pass = big.resize((2100, 1400), Image.Resampling.BOX)
+    assert np.array_equal(np.asarray(_resize(big, (2100, 1400))), np.asarray(one_pass))
