@@ -21,7 +21,7 @@ from grounding.result import Grounding
 if TYPE_CHECKING:
     import supervision as sv
 
-__all__ = ["annotate"]
+__all__ = ["annotate", "compare"]
 
 
 def _subset(detections: sv.Detections, mask: Any) -> sv.Detections:
@@ -82,4 +82,23 @@ def annotate(image: ImageSource, result: Grounding, *, labels: bool = True) -> I
                 scene = label_annotator.annotate(
                     scene, named, labels=list(named.data["class_name"])
                 )
+    return Image.fromarray(np.ascontiguousarray(scene[:, :, ::-1]))
+
+
+def compare(image: ImageSource, truth: Any, prediction: Any) -> Image.Image:
+    """Ground-truth boxes in green and predicted boxes in red (evaluation galleries)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        import supervision as sv
+
+    picture = load_image(image).convert("RGB")
+    thickness = max(2, sv.calculate_optimal_line_thickness(resolution_wh=picture.size))
+    scene = np.ascontiguousarray(np.asarray(picture)[:, :, ::-1])
+    for boxes, colour in ((truth, sv.Color.GREEN), (prediction, sv.Color.RED)):
+        xyxy = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if len(xyxy):
+            annotator = sv.BoxAnnotator(
+                color=colour, thickness=thickness, color_lookup=sv.ColorLookup.INDEX
+            )
+            scene = annotator.annotate(scene, sv.Detections(xyxy=xyxy))
     return Image.fromarray(np.ascontiguousarray(scene[:, :, ::-1]))

@@ -65,6 +65,25 @@ class Grounding:
             elif len(items) != n:
                 raise ValueError(f"{name} has {len(items)} entries for {n} shapes")
 
+    @classmethod
+    def _trusted(
+        cls,
+        boxes: FloatArray,
+        labels: list[str | None],
+        points: FloatArray,
+        point_labels: list[str | None],
+        polygons: list[FloatArray],
+        polygon_labels: list[str | None],
+        warnings: list[str],
+    ) -> Grounding:
+        """Build from arrays already in shape (the parser's own output): no re-validation."""
+        self = object.__new__(cls)
+        self.boxes, self.labels = boxes, labels
+        self.points, self.point_labels = points, point_labels
+        self.polygons, self.polygon_labels = polygons, polygon_labels
+        self.warnings, self.response = warnings, None
+        return self
+
     def __len__(self) -> int:
         """The number of boxes, points and polygons together."""
         return len(self.boxes) + len(self.points) + len(self.polygons)

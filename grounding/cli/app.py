@@ -10,6 +10,7 @@ from grounding import __version__
 from grounding.cli.ask import detect, locate
 from grounding.cli.cache import cache_app
 from grounding.cli.draw import draw
+from grounding.cli.evaluate import bench, datasets_app, score
 from grounding.cli.parse import parse
 from grounding.cli.prompt import prompt_app
 
@@ -45,5 +46,8 @@ app.command("locate")(locate)
 app.command("detect")(detect)
 app.command("draw")(draw)
 app.command("parse")(parse)
+app.command("bench")(bench)
+app.command("score")(score)
+app.add_typer(datasets_app, name="datasets")
 app.add_typer(prompt_app, name="prompt")
 app.add_typer(cache_app, name="cache")

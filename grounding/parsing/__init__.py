@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any
 
+from grounding.coords import Frame
 from grounding.parsing.assemble import assemble
 from grounding.parsing.groups import loose_groups
 from grounding.parsing.reasoning import box_spans, split_reasoning
@@ -44,9 +47,17 @@ def extract_shapes(answer: str, warnings: list[str]) -> list[Shape]:
     )
 
 
-def _check_size(name: str, size: object) -> tuple[float, float]:
+@functools.lru_cache(maxsize=512)
+def _frame(
+    profile: Profile, width: float, height: float, input_size: tuple[float, float] | None
+) -> Frame:
+    return profile.frame((width, height), input_size)
+
+
+def _check_size(name: str, size: Any) -> tuple[float, float]:
     try:
-        w, h = (float(v) for v in size)  # type: ignore[attr-defined]
+        raw_w, raw_h = size
+        w, h = float(raw_w), float(raw_h)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be (width, height), got {size!r}") from None
     if not (0 < w < math.inf and 0 < h < math.inf):
@@ -102,5 +113,5 @@ def parse(
         shapes.extend(extract_shapes(span, warnings))
         if len(shapes) >= MAX_SHAPES:
             break
-    frame = profile.frame((width, height), input_size)
+    frame = _frame(profile, width, height, input_size)
     return assemble(shapes, frame, width, height, warnings, unit_is_native=profile.scale == 1.0)

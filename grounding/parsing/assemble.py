@@ -98,14 +98,14 @@ def assemble(
 
     if repairs:
         warnings.extend(_describe(repairs))
-    return Grounding(
-        boxes=np.array(boxes, dtype=np.float64).reshape(-1, 4),
-        labels=labels,
-        points=np.array(points, dtype=np.float64).reshape(-1, 2),
-        point_labels=point_labels,
-        polygons=[np.array(p, dtype=np.float64).reshape(-1, 2) for p in polygons],
-        polygon_labels=polygon_labels,
-        warnings=warnings,
+    return Grounding._trusted(
+        np.array(boxes, dtype=np.float64) if boxes else np.empty((0, 4)),
+        labels,
+        np.array(points, dtype=np.float64) if points else np.empty((0, 2)),
+        point_labels,
+        [np.array(p, dtype=np.float64).reshape(-1, 2) for p in polygons],
+        polygon_labels,
+        warnings,
     )
 
 

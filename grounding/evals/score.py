@@ -1,0 +1,208 @@
+"""Score a predictions file against a dataset, offline.
+
+Each line is ``{"id": …, "response": "raw model text"}`` (re-parsed with the model's profile,
+so a parser change needs no new requests) or ``{"id": …, "boxes": [[x1, y1, x2, y2], …]}`` in
+pixels (detection: also ``"labels"``, optional ``"scores"``; GUI: ``"points"``). Lines with an
+``"error"`` and samples without a line count as failures.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grounding.datasets import TASKS, Sample, load_samples
+from grounding.datasets.base import DatasetError, bulk
+from grounding.evals.detection import coco_map, precision_recall_f1
+from grounding.evals.referring import aggregate_splits, score_points, score_referring
+from grounding.parsing import parse
+from grounding.result import Grounding
+
+__all__ = ["read_predictions", "score_predictions", "score_samples", "score_splits"]
+
+_SUFFIX = re.compile(r"[\s_-]*\d+$")
+
+
+def read_predictions(path: str | Path) -> tuple[dict[str, dict[str, Any]], int]:
+    """Predictions by id (a later line wins) and the number of unreadable lines."""
+    predictions: dict[str, dict[str, Any]] = {}
+    bad = 0
+    if not Path(path).is_file():
+        raise DatasetError(f"{path}: no such file")
+    with Path(path).open(encoding="utf-8") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                predictions[str(row["id"])] = row
+            except (ValueError, KeyError, TypeError):
+                bad += 1
+    return predictions, bad
+
+
+def _image_size(sample: Sample) -> tuple[int, int]:
+    if sample.size is not None:
+        return sample.size
+    from PIL import Image
+
+    source = sample.image if isinstance(sample.image, Path) else io.BytesIO(sample.image)
+    with Image.open(source) as image:
+        width, height = image.size
+        return int(width), int(height)
+
+
+def grounding_of(row: dict[str, Any] | None, sample: Sample, model: str) -> Grounding | None:
+    """The prediction for one sample as a :class:`Grounding`, or None when there is none."""
+    if row is None or "error" in row:
+        return None
+    if isinstance(row.get("response"), str):
+        return parse(row["response"], model=model, image_size=_image_size(sample))
+    if "boxes" in row or "points" in row:
+        boxes = np.asarray(row.get("boxes") or [], dtype=np.float64).reshape(-1, 4)
+        labels = list(row.get("labels") or [None] * len(boxes))
+        points = np.asarray(row.get("points") or [], dtype=np.float64).reshape(-1, 2)
+        return Grounding(boxes=boxes, labels=labels, points=points)
+    return None
+
+
+def _category(label: str | None, names: dict[str, int]) -> int | None:
+    """A model label to a category id: case-insensitive, numbered suffixes (``cat-2``) ignored."""
+    if not label:
+        return None
+    key = label.strip().lower()
+    return names.get(key) or names.get(_SUFFIX.sub("", key))
+
+
+def score_samples(
+    samples: Iterable[Sample], predictions: dict[str, dict[str, Any]], *, task: str, model: str
+) -> dict[str, Any]:
+    """Metrics for one split; ``ious`` and per-sample details are kept for the report."""
+    samples = list(samples)
+    results = [grounding_of(predictions.get(s.id), s, model) for s in samples]
+    missing = sum(1 for s in samples if s.id not in predictions)
+    if task == "gui":
+        points: list[Any] = []
+        for r in results:
+            if r is None:
+                points.append(None)
+            elif len(r.points):
+                points.append(r.points[0])
+            elif len(r.boxes):
+                points.append(r.boxes[0])
+            else:
+                points.append(None)
+        metrics = score_points(points, [s.boxes[0] for s in samples])
+    elif task == "detect":
+        metrics = _score_detection(samples, results)
+    else:
+        first = [r.boxes[0] if r is not None and len(r.boxes) else None for r in results]
+        truth = np.concatenate([s.boxes[:1] for s in samples]) if samples else np.empty((0, 4))
+        metrics = score_referring(first, truth)
+    metrics["n_missing"] = missing
+    metrics["results"] = results
+    return metrics
+
+
+def _score_detection(samples: list[Sample], results: list[Grounding | None]) -> dict[str, Any]:
+    categories = sorted({c for s in samples for c in (*s.categories, *s.labels) if c})
+    ids = {name.lower(): i for i, name in enumerate(categories, 1)}
+    images, annotations, detections = [], [], []
+    unmatched = 0
+    for index, (sample, result) in enumerate(zip(samples, results, strict=True), 1):
+        w, h = _image_size(sample)
+        images.append({"id": index, "width": w, "height": h, "file_name": str(sample.image)})
+        for box, label in zip(sample.boxes, sample.labels, strict=True):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            annotations.append(
+                {
+                    "image_id": index,
+                    "category_id": ids[label.lower()],
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                }
+            )
+        for box, predicted in zip(
+            result.boxes if result else [], result.labels if result else [], strict=True
+        ):
+            category = _category(predicted, ids)
+            if category is None:
+                unmatched += 1
+                continue
+            x1, y1, x2, y2 = (float(v) for v in box)
+            detections.append(
+                {"image_id": index, "category_id": category, "bbox": [x1, y1, x2 - x1, y2 - y1]}
+            )
+    stats, warnings = coco_map(
+        images,
+        annotations,
+        [{"id": i, "name": n, "supercategory": ""} for n, i in ids.items()],
+        detections,
+    )
+    if unmatched:
+        warnings.append(f"{unmatched} predicted boxes had a label outside the categories")
+    pred = [
+        (
+            (r.boxes if r else np.empty((0, 4))),
+            [(lab or "").lower() for lab in (r.labels if r else [])],
+        )
+        for r in results
+    ]
+    pred = [(b, [_SUFFIX.sub("", lab) for lab in labs]) for b, labs in pred]
+    prf = precision_recall_f1(pred, [(s.boxes, [lab.lower() for lab in s.labels]) for s in samples])
+    n = len(samples)
+    return {
+        "n": n,
+        "n_parse_fail": sum(1 for r in results if r is None),
+        **stats,
+        **{f"{k}@0.5": v for k, v in prf.items()},
+        "warnings": warnings,
+    }
+
+
+def score_splits(
+    samples_by_split: dict[str, list[Sample]],
+    predictions: dict[str, dict[str, Any]],
+    *,
+    dataset: str,
+    model: str,
+    unreadable: int = 0,
+) -> dict[str, Any]:
+    """Per-split metrics plus the averages across splits (when there are several)."""
+    task = TASKS.get(dataset, "locate")
+    with bulk():
+        per_split = {
+            split: score_samples(samples, predictions, task=task, model=model)
+            for split, samples in samples_by_split.items()
+        }
+    key = {"gui": "point_acc", "detect": "AP"}.get(task, "acc@0.5")
+    summary = aggregate_splits(per_split, key) if len(per_split) > 1 else None
+    return {
+        "dataset": dataset,
+        "task": task,
+        "model": model,
+        "splits": per_split,
+        "summary": summary,
+        "unreadable_lines": unreadable,
+    }
+
+
+def score_predictions(
+    path: str | Path,
+    *,
+    dataset: str,
+    root: str | Path,
+    splits: list[str],
+    model: str = "glm-4.5v",
+    images: str | Path | None = None,
+) -> dict[str, Any]:
+    """Score a predictions file on one or more whole splits."""
+    with bulk():
+        predictions, bad = read_predictions(path)
+        samples = {s: list(load_samples(dataset, root, s, images=images)) for s in splits}
+    return score_splits(samples, predictions, dataset=dataset, model=model, unreadable=bad)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grounding.evals import aggregate_splits, score_points, score_referring
+
+GT = [[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10]]
+
+
+def test_scores_by_hand() -> None:
+    # IoUs: 1.0, 0.5 (half overlap 50/100... see below), missing, 0
+    pred = [[0, 0, 10, 10], [0, 0, 10, 5], None, [20, 20, 30, 30]]
+    s = score_referring(pred, GT)
+    assert s["n"] == 4 and s["n_parse_fail"] == 1
+    assert s["acc@0.5"] == pytest.approx(2 / 4)  # 1.0 and exactly 0.5 (>=)
+    assert s["acc@0.75"] == pytest.approx(1 / 4)
+    assert s["acc@0.5_valid"] == pytest.approx(2 / 3)
+    assert s["miou"] == pytest.approx((1 + 0.5 + 0 + 0) / 4)
+    # cIoU: sum of intersections over sum of unions; a missing answer adds its GT area
+    assert s["ciou"] == pytest.approx((100 + 50 + 0 + 0) / (100 + 100 + 100 + 200))
+    assert s["centre_acc"] == pytest.approx(2 / 4)
+
+
+def test_strict_mode_uses_greater_than() -> None:
+    assert score_referring([[0, 0, 10, 5]], GT[:1], strict=True)["acc@0.5"] == 0.0
+    assert score_referring([[0, 0, 10, 5]], GT[:1])["acc@0.5"] == 1.0
+
+
+def test_points() -> None:
+    s = score_points([[5, 5], [0, 0, 4, 4], None, [50, 50]], GT)
+    assert s == {"n": 4, "n_parse_fail": 1, "point_acc": 0.5, "point_acc_valid": pytest.approx(2 / 3)}
+
+
+def test_aggregate() -> None:
+    per = {"refcoco/val": {"n": 100, "acc@0.5": 0.9}, "refcoco/testA": {"n": 300, "acc@0.5": 0.5}}
+    agg = aggregate_splits(per)
+    assert agg["macro"] == pytest.approx(0.7) and agg["weighted"] == pytest.approx(0.6)
+    assert agg["avg_val"] == pytest.approx(0.9) and agg["n"] == 400
+
+
+def test_empty() -> None:
+    assert score_referring([], np.empty((0, 4)))["acc@0.5"] == 0.0
