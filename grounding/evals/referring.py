@@ -99,17 +99,27 @@ def score_points(points: Sequence[Any], ground_truth: Sequence[Any]) -> dict[str
 def aggregate_splits(
     per_split: Mapping[str, Mapping[str, Any]], key: str = "acc@0.5"
 ) -> dict[str, Any]:
-    """Macro mean over the splits (``avg8`` when all eight RefCOCO splits are there),
-    the mean of the val splits (``avg_val3``), and the sample-weighted mean; N always shown."""
+    """Averages across splits, N always shown.
+
+    ``macro`` is the plain mean (named ``avg8`` as well when there are the eight RefCOCO
+    splits, the papers' "RefCOCO-avg"), ``avg_val3`` the mean of the splits named ``val`` or
+    ``…/val`` (the other convention), ``weighted`` the mean weighted by sample count.
+
+    >>> splits = {"val": {"n": 10, "acc@0.5": 0.9}, "testA": {"n": 30, "acc@0.5": 0.5}}
+    >>> round(aggregate_splits(splits)["weighted"], 6)
+    0.6
+    """
     names = list(per_split)
     values = [per_split[s][key] for s in names]
     weights = [per_split[s]["n"] for s in names]
-    vals = [per_split[s][key] for s in names if s.endswith("/val") or s == "val"]
+    vals = [per_split[s][key] for s in names if s == "val" or s.endswith("/val")]
+    macro = float(np.mean(values)) if values else 0.0
     return {
         "splits": len(names),
         "n": int(sum(weights)),
-        "macro": float(np.mean(values)) if values else 0.0,
-        "avg_val": float(np.mean(vals)) if vals else None,
+        "macro": macro,
+        "avg8": macro if len(names) == 8 else None,
+        "avg_val3": float(np.mean(vals)) if vals else None,
         "weighted": float(np.average(values, weights=weights)) if sum(weights) else 0.0,
         "key": key,
     }

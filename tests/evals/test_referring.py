@@ -36,7 +36,9 @@ def test_aggregate() -> None:
     per = {"refcoco/val": {"n": 100, "acc@0.5": 0.9}, "refcoco/testA": {"n": 300, "acc@0.5": 0.5}}
     agg = aggregate_splits(per)
     assert agg["macro"] == pytest.approx(0.7) and agg["weighted"] == pytest.approx(0.6)
-    assert agg["avg_val"] == pytest.approx(0.9) and agg["n"] == 400
+    assert agg["avg_val3"] == pytest.approx(0.9) and agg["n"] == 400 and agg["avg8"] is None
+    eight = {f"d{i}/{s}": {"n": 1, "acc@0.5": i / 10} for i in range(4) for s in ("val", "test")}
+    assert aggregate_splits(eight)["avg8"] == pytest.approx(0.15)
 
 
 def test_empty() -> None:
