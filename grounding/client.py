@@ -16,7 +16,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -404,8 +404,10 @@ class _Base:
         retry: RetryPolicy | None,
         cache: ResponseCache | bool | str | None,
         max_pixels: int | None,
+        on_retry: Callable[[APIError], None] | None = None,
     ) -> None:
         self.settings = resolve_settings(provider, base_url=base_url, api_key=api_key, model=model)
+        self.on_retry = on_retry
         self.options = _Options(thinking, max_tokens, temperature, stream, max_pixels)
         self.retry = retry or RetryPolicy()
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0), pool=None)
@@ -467,25 +469,31 @@ class _Base:
         if key is not None and self.cache is not None:
             self.cache.put(key, response.to_cache(), model=response.model)
 
-    def _task(
+    def _prepare(
+        self, image: ImageSource | PreparedImage, model: str | None
+    ) -> tuple[PreparedImage, str]:
+        name = model or self.settings.model
+        if isinstance(image, PreparedImage):
+            return image, name
+        return prepare_image(
+            image, profile=get_profile(name), max_pixels=self.options.max_pixels
+        ), name
+
+    def _task_text(
         self,
         task: prompts.Task,
-        image: ImageSource | PreparedImage,
         subject: str | Sequence[str],
         model: str | None,
         thinking: bool | None,
-    ) -> tuple[list[dict[str, Any]], PreparedImage, str]:
-        name = model or self.settings.model
-        profile = get_profile(name)
-        prepared = (
-            image
-            if isinstance(image, PreparedImage)
-            else prepare_image(image, profile=profile, max_pixels=self.options.max_pixels)
-        )
+    ) -> str:
         if task == "detect" and isinstance(subject, str):
-            subject = [c.strip() for c in subject.split(",") if c.strip()]
-        text = prompts.prompt_text(task, subject, model=profile, thinking=thinking)
-        return prompts.messages(text, prepared.url), prepared, name
+            subject = _classes(subject)
+        profile = get_profile(model or self.settings.model)
+        return prompts.prompt_text(task, subject, model=profile, thinking=thinking)
+
+    def _retrying(self, error: APIError) -> None:
+        if self.on_retry is not None:
+            self.on_retry(error)
 
 
 class Client(_Base):
@@ -511,11 +519,12 @@ class Client(_Base):
         cache: ResponseCache | bool | str | None = None,
         max_pixels: int | None = None,
         transport: httpx.BaseTransport | None = None,
+        on_retry: Callable[[APIError], None] | None = None,
     ) -> None:
         super().__init__(
             provider, base_url=base_url, api_key=api_key, model=model, thinking=thinking,
             max_tokens=max_tokens, temperature=temperature, timeout=timeout, stream=stream,
-            retry=retry, cache=cache, max_pixels=max_pixels,
+            retry=retry, cache=cache, max_pixels=max_pixels, on_retry=on_retry,
         )  # fmt: skip
         self._http = httpx.Client(
             base_url=self.settings.base_url,
@@ -543,10 +552,14 @@ class Client(_Base):
         max_tokens: int | None = None,
         temperature: float | None = None,
         stream: bool | None = None,
+        use_cache: bool = True,
     ) -> Response:
-        """Send chat messages; retry transient failures; return the :class:`Response`."""
+        """Send chat messages; retry transient failures; return the :class:`Response`.
+
+        ``use_cache=False`` asks again even when the cache has an answer (and stores the new one).
+        """
         body, key = self._plan(messages, model, thinking, max_tokens, temperature, stream)
-        cached = self._cached(key)
+        cached = self._cached(key) if use_cache else None
         if cached is not None:
             return cached
         start = time.perf_counter()
@@ -560,6 +573,7 @@ class Client(_Base):
             except APIError as error:
                 if not self.retry.should_retry(attempt, error):
                     raise
+                self._retrying(error)
                 time.sleep(self.retry.delay(attempt, error))
                 attempt += 1
 
@@ -593,10 +607,23 @@ class Client(_Base):
         thinking: bool | None = None,
     ) -> Grounding:
         """Ask ``task`` about ``image`` and parse the answer into pixels of the original."""
-        messages, prepared, name = self._task(task, image, subject, model, thinking)
-        return ground_response(
-            self.complete(messages, model=name, thinking=thinking), prepared, name
-        )
+        text = self._task_text(task, subject, model, thinking)
+        return self.ask(image, text, model=model, thinking=thinking)
+
+    def ask(
+        self,
+        image: ImageSource | PreparedImage,
+        text: str,
+        *,
+        model: str | None = None,
+        thinking: bool | None = None,
+        use_cache: bool = True,
+    ) -> Grounding:
+        """Send ``image`` with a prompt of your own and parse the answer."""
+        prepared, name = self._prepare(image, model)
+        messages = prompts.messages(text, prepared.url)
+        response = self.complete(messages, model=name, thinking=thinking, use_cache=use_cache)
+        return ground_response(response, prepared, name)
 
     def locate(
         self, image: ImageSource | PreparedImage, expression: str, **kwargs: Any
@@ -631,11 +658,12 @@ class AsyncClient(_Base):
         max_pixels: int | None = None,
         max_connections: int = 64,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_retry: Callable[[APIError], None] | None = None,
     ) -> None:
         super().__init__(
             provider, base_url=base_url, api_key=api_key, model=model, thinking=thinking,
             max_tokens=max_tokens, temperature=temperature, timeout=timeout, stream=stream,
-            retry=retry, cache=cache, max_pixels=max_pixels,
+            retry=retry, cache=cache, max_pixels=max_pixels, on_retry=on_retry,
         )  # fmt: skip
         self._http = httpx.AsyncClient(
             base_url=self.settings.base_url,
@@ -666,10 +694,14 @@ class AsyncClient(_Base):
         max_tokens: int | None = None,
         temperature: float | None = None,
         stream: bool | None = None,
+        use_cache: bool = True,
     ) -> Response:
-        """Send chat messages; retry transient failures; return the :class:`Response`."""
+        """Send chat messages; retry transient failures; return the :class:`Response`.
+
+        ``use_cache=False`` asks again even when the cache has an answer (and stores the new one).
+        """
         body, key = self._plan(messages, model, thinking, max_tokens, temperature, stream)
-        cached = self._cached(key)
+        cached = self._cached(key) if use_cache else None
         if cached is not None:
             return cached
         start = time.perf_counter()
@@ -683,6 +715,7 @@ class AsyncClient(_Base):
             except APIError as error:
                 if not self.retry.should_retry(attempt, error):
                     raise
+                self._retrying(error)
                 await asyncio.sleep(self.retry.delay(attempt, error))
                 attempt += 1
 
@@ -716,11 +749,23 @@ class AsyncClient(_Base):
         thinking: bool | None = None,
     ) -> Grounding:
         """Ask ``task`` about ``image`` and parse the answer into pixels of the original."""
+        text = self._task_text(task, subject, model, thinking)
+        return await self.ask(image, text, model=model, thinking=thinking)
+
+    async def ask(
+        self,
+        image: ImageSource | PreparedImage,
+        text: str,
+        *,
+        model: str | None = None,
+        thinking: bool | None = None,
+        use_cache: bool = True,
+    ) -> Grounding:
+        """Send ``image`` with a prompt of your own and parse the answer."""
         # decoding and encoding a photo takes ~0.1 s of CPU: keep it off the event loop
-        messages, prepared, name = await asyncio.to_thread(
-            self._task, task, image, subject, model, thinking
-        )
-        response = await self.complete(messages, model=name, thinking=thinking)
+        prepared, name = await asyncio.to_thread(self._prepare, image, model)
+        messages = prompts.messages(text, prepared.url)
+        response = await self.complete(messages, model=name, thinking=thinking, use_cache=use_cache)
         return ground_response(response, prepared, name)
 
     async def locate(

@@ -39,7 +39,8 @@ class Grounding:
     Parallel arrays in the manner of ``supervision.Detections``: ``boxes[i]`` has label
     ``labels[i]`` (``None`` where the model gave none), and likewise for points and polygons.
     ``warnings`` records every repair the parser made, in plain words. ``response`` is the
-    model's reply (raw text, usage, latency) when the result came from a client.
+    model's reply (raw text, usage, latency) when the result came from a client, and
+    ``image_size`` the (width, height) the coordinates refer to, when known.
     """
 
     boxes: FloatArray = field(default_factory=lambda: np.empty((0, 4)))
@@ -50,6 +51,7 @@ class Grounding:
     polygon_labels: list[str | None] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     response: Response | None = field(default=None, repr=False)
+    image_size: tuple[int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.boxes = _array(self.boxes, 4)
@@ -75,13 +77,14 @@ class Grounding:
         polygons: list[FloatArray],
         polygon_labels: list[str | None],
         warnings: list[str],
+        image_size: tuple[int, int] | None = None,
     ) -> Grounding:
         """Build from arrays already in shape (the parser's own output): no re-validation."""
         self = object.__new__(cls)
         self.boxes, self.labels = boxes, labels
         self.points, self.point_labels = points, point_labels
         self.polygons, self.polygon_labels = polygons, polygon_labels
-        self.warnings, self.response = warnings, None
+        self.warnings, self.response, self.image_size = warnings, None, image_size
         return self
 
     def __len__(self) -> int:

@@ -11,6 +11,7 @@ from grounding.cli.ask import detect, locate
 from grounding.cli.cache import cache_app
 from grounding.cli.draw import draw
 from grounding.cli.evaluate import bench, datasets_app, score
+from grounding.cli.label import export, label
 from grounding.cli.parse import parse
 from grounding.cli.prompt import prompt_app
 
@@ -45,6 +46,8 @@ def root(
 app.command("locate")(locate)
 app.command("detect")(detect)
 app.command("draw")(draw)
+app.command("label")(label)
+app.command("export")(export)
 app.command("parse")(parse)
 app.command("bench")(bench)
 app.command("score")(score)

@@ -93,13 +93,13 @@ def parse(
         )
     if text is None:
         warnings.append("the model gave no answer text")
-        return Grounding(warnings=warnings)
+        return Grounding(warnings=warnings, image_size=(round(width), round(height)))
     if not isinstance(text, str):
         raise ValueError(f"text must be a string, got {type(text).__name__}")
     answer = split_reasoning(text).answer
     if answer is None:
         warnings.append("the output stopped inside <think>: there is no answer")
-        return Grounding(warnings=warnings)
+        return Grounding(warnings=warnings, image_size=(round(width), round(height)))
     if not answer.isascii():
         answer = answer.translate(_FULLWIDTH)
     spans = box_spans(answer, warnings)

@@ -106,6 +106,7 @@ def assemble(
         [np.array(p, dtype=np.float64).reshape(-1, 2) for p in polygons],
         polygon_labels,
         warnings,
+        (round(width), round(height)),
     )
 
 

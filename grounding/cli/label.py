@@ -1,0 +1,447 @@
+"""``grounding label`` and ``grounding export``: auto-label folders of images."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from grounding.cli.ask import ApiKey, BaseUrl, Model, Provider, Thinking, Timeout, fail_cleanly
+from grounding.cli.options import err, out
+from grounding.export import FORMATS, export_job
+from grounding.labeling import (
+    AdaptiveLimit,
+    JobStats,
+    JobStore,
+    LabelJob,
+    Price,
+    estimate_tokens,
+    find_images,
+    in_shard,
+    parse_shard,
+    register,
+    run_job,
+)
+from grounding.labeling.cost import find_price
+from grounding.profiles import get_profile
+
+__all__ = ["export", "label"]
+
+STORE = "job.sqlite"
+Formats = Annotated[
+    str, typer.Option("--format", "-f", help=f"Comma-separated: {', '.join(FORMATS)}.")
+]
+KeepUnknown = Annotated[
+    bool,
+    typer.Option("--keep-unknown", help="Keep labels that match no class (as their own classes)."),
+]
+CopyImages = Annotated[
+    bool,
+    typer.Option("--copy-images", help="Copy images into the YOLO folder instead of linking them."),
+]
+LsFrom = Annotated[
+    str, typer.Option("--ls-from-name", help="Label Studio control name (from_name).")
+]
+LsTo = Annotated[str, typer.Option("--ls-to-name", help="Label Studio object name (to_name).")]
+LsPrefix = Annotated[
+    str, typer.Option("--ls-image-prefix", help="Prefix of image paths in Label Studio tasks.")
+]
+
+
+def _formats(value: str) -> list[str]:
+    formats = [f.strip().lower() for f in value.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise typer.BadParameter(f"use {', '.join(FORMATS)}", param_hint="--format")
+    return formats
+
+
+def _write_exports(
+    stores: list[JobStore], folder: Path, classes: list[str], formats: list[str], **kw: Any
+) -> None:
+    summary = export_job(stores, folder, classes=classes, formats=formats, **kw)
+    err.print(
+        f"exported {summary.images} images, {summary.boxes} boxes "
+        f"({', '.join(str(p) for p in summary.files.values())})"
+    )
+    if summary.unmatched:
+        err.print(
+            f"[yellow]dropped {summary.unmatched} boxes whose label matched no class[/] "
+            "(--keep-unknown keeps them)"
+        )
+
+
+def label(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Folders (recursive), globs, or text files of paths/URLs.")
+    ],
+    classes: Annotated[
+        str, typer.Option("--classes", "-c", help='Comma-separated classes: "scratch,dent,crack".')
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder: job.sqlite, exports, previews.")
+    ],
+    model: Model = None,
+    provider: Provider = None,
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+    thinking: Thinking = False,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency", "-k", help="Most requests in flight (adapts down on rate limits)."
+        ),
+    ] = 4,
+    formats: Formats = "coco",
+    prompt: Annotated[
+        str | None,
+        typer.Option("--prompt", help="Your own prompt; {classes} is replaced by the class list."),
+    ] = None,
+    preview: Annotated[
+        int, typer.Option("--preview", help="Draw the first N labelled images into OUT/previews/.")
+    ] = 0,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="List what would be sent and estimate tokens and cost; send nothing."
+        ),
+    ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", help="Stop scheduling before the estimated cost passes this."),
+    ] = None,
+    price_in: Annotated[
+        float | None,
+        typer.Option("--price-in", help="Price per million input tokens [default: the table]."),
+    ] = None,
+    price_out: Annotated[
+        float | None, typer.Option("--price-out", help="Price per million output tokens.")
+    ] = None,
+    currency: Annotated[
+        str, typer.Option("--currency", help="Currency sign for --price-in/--price-out.")
+    ] = "$",
+    output_tokens: Annotated[
+        int, typer.Option("--expected-output-tokens", help="Answer length assumed by estimates.")
+    ] = 200,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard", help="Label only shard k of N (k/N), by a stable hash of the path."
+        ),
+    ] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Run the failed images again.")
+    ] = False,
+    keep_unknown: KeepUnknown = False,
+    copy_images: CopyImages = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Skip the response cache.")] = False,
+    timeout: Timeout = 300.0,
+    ls_from_name: LsFrom = "label",
+    ls_to_name: LsTo = "image",
+    ls_image_prefix: LsPrefix = "/data/local-files/?d=",
+) -> None:
+    """Label every image of the inputs with boxes for the classes; write datasets.
+
+    Rerunning the same command resumes: finished images are skipped and cost nothing. Exit
+    codes: 0 all images done or failed for a per-image reason (see OUT/failed.csv); 1 a fatal
+    API error (key, arrears, quota); 2 bad settings or inputs; 3 stopped early (cost limit,
+    or images that failed for transient reasons: rerun with --retry-failed).
+
+    Example: grounding label photos/ --classes "scratch,dent" --out labels/ -f coco,yolo -k 8
+    """
+    names = [c.strip() for c in classes.split(",") if c.strip()]
+    if not names:
+        raise typer.BadParameter("give at least one class", param_hint="--classes")
+    chosen = _formats(formats)
+    try:
+        part = parse_shard(shard) if shard else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--shard") from None
+    if concurrency < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--concurrency")
+
+    with fail_cleanly():
+        from grounding.client import AsyncClient, resolve_settings
+
+        settings = resolve_settings(provider, base_url=base_url, api_key=api_key, model=model)
+        profile = get_profile(settings.model)
+        text = prompt.replace("{classes}", ", ".join(names)) if prompt else None
+        if text is None:
+            from grounding import prompts
+
+            text = prompts.prompt_text("detect", names, model=profile, thinking=thinking)
+        price = (
+            Price(price_in, price_out, currency)
+            if price_in is not None and price_out is not None
+            else find_price(settings.provider.name, profile)
+        )
+        if max_cost is not None and price is None:
+            raise typer.BadParameter(
+                f"no price known for {settings.model} on {settings.provider.name}: "
+                "give --price-in and --price-out",
+                param_hint="--max-cost",
+            )
+
+        def estimate(source: str) -> tuple[int, int]:
+            from PIL import Image
+
+            try:
+                with Image.open(source) as image:
+                    width, height = image.size
+            except (OSError, ValueError):
+                return 0, 0
+            return estimate_tokens(width, height, text, profile, output_tokens)
+
+        if dry_run:
+            _dry_run(inputs, out_dir, part, settings, text, names, price, estimate, max_cost)
+            return
+
+        store = JobStore(out_dir / STORE)
+        job_config = {"classes": names, "prompt": text, "model": settings.model}
+        stored = store.get_meta("job")
+        if stored and (stored.get("classes") != names or stored.get("prompt") != text):
+            err.print(
+                f"[red]error:[/] {out_dir} holds a job for classes {stored.get('classes')} "
+                "with another prompt; use the same --classes/--prompt to resume, or another --out"
+            )
+            raise typer.Exit(2)
+        store.set_meta("job", job_config)
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True
+        ) as spin:
+            spin.add_task("finding images…")
+            try:
+                new = register(store, find_images(inputs), part)
+            except FileNotFoundError as exc:
+                err.print(f"[red]error:[/] {exc}")
+                raise typer.Exit(2) from None
+        counts = store.counts()
+        err.print(
+            f"{sum(counts.values())} images in the job ({new} new): "
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        )
+
+        limit = AdaptiveLimit(concurrency)
+        job = LabelJob(
+            classes=names,
+            model=settings.model,
+            prompt=text,
+            concurrency=concurrency,
+            retry_failed=retry_failed,
+            shard=part,
+            max_cost=max_cost,
+            price=price,
+            estimate=lambda row: estimate(row.source),
+            previews=preview,
+            preview_dir=out_dir / "previews",
+        )
+        client = AsyncClient(
+            settings.provider.name,
+            base_url=settings.base_url,
+            api_key=settings.api_key,
+            model=settings.model,
+            thinking=thinking,
+            timeout=timeout,
+            cache=not no_cache,
+            max_connections=concurrency,
+            on_retry=limit.on_retry,
+        )
+        stats = _run_with_progress(job, store, client, limit, price)
+        _summary(stats, store, price, limit)
+        _write_exports(
+            [store],
+            out_dir,
+            names,
+            chosen,
+            keep_unknown=keep_unknown,
+            copy_images=copy_images,
+            ls_from_name=ls_from_name,
+            ls_to_name=ls_to_name,
+            ls_image_prefix=ls_image_prefix,
+            model_version=settings.model,
+        )
+        transient = sum(
+            1 for row in store.rows("failed") if (row.error or "").startswith("transient")
+        )
+        store.close()
+    if stats.fatal:
+        err.print(f"[red]error:[/] {stats.stopped}. Everything finished is kept; fix it and rerun.")
+        raise typer.Exit(1)
+    if stats.stopped or transient:
+        reason = stats.stopped or (
+            f"{transient} images failed for transient reasons; rerun with --retry-failed"
+        )
+        err.print(f"[yellow]{reason}[/]")
+        raise typer.Exit(3)
+
+
+def _run_with_progress(
+    job: LabelJob, store: JobStore, client: Any, limit: AdaptiveLimit, price: Price | None
+) -> JobStats:
+    columns = (
+        TextColumn("[bold]labeling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "done {task.fields[done]} · failed {task.fields[failed]} · {task.fields[rate]}"
+            " · {task.fields[tokens]} tokens · {task.fields[cost]}"
+            " · in flight ≤{task.fields[limit]}"
+        ),
+        TimeRemainingColumn(),
+    )
+    start = time.perf_counter()
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task(
+            "label", total=None, done=0, failed=0, rate="", tokens=0, cost="", limit=limit.limit
+        )
+
+        def update(stats: JobStats) -> None:
+            elapsed = max(time.perf_counter() - start, 1e-6)
+            bar.update(
+                task,
+                total=stats.total,
+                completed=stats.finished,
+                done=stats.done,
+                failed=stats.failed + stats.blocked,
+                rate=f"{stats.finished / elapsed:.1f} img/s",
+                tokens=f"{stats.prompt_tokens + stats.completion_tokens:,}",
+                cost=price.show(stats.cost) if price else "cost ?",
+                limit=limit.limit,
+            )
+
+        async def go() -> JobStats:
+            async with client:
+                return await run_job(job, store, client, limit, update)
+
+        return asyncio.run(go())
+
+
+def _summary(stats: JobStats, store: JobStore, price: Price | None, limit: AdaptiveLimit) -> None:
+    counts = store.counts()
+    elapsed = time.perf_counter() - stats.started
+    table = Table(title="labeling summary", show_header=False)
+    for key in ("done", "failed", "blocked", "pending"):
+        table.add_row(key, str(counts.get(key, 0)))
+    table.add_row(
+        "this run",
+        f"{stats.finished} images in {elapsed:.1f} s ({stats.finished / max(elapsed, 1e-6):.1f}/s)",
+    )
+    table.add_row(
+        "tokens (this run)", f"{stats.prompt_tokens:,} in / {stats.completion_tokens:,} out"
+    )
+    table.add_row(
+        "cost (this run)",
+        price.show(stats.cost) if price else "unknown (give --price-in/--price-out)",
+    )
+    if limit.rate_limited:
+        table.add_row(
+            "rate limited", f"{limit.rate_limited} times; ended at {limit.limit} in flight"
+        )
+    out.print(table)
+
+
+def _dry_run(
+    inputs: list[str],
+    out_dir: Path,
+    part: Any,
+    settings: Any,
+    text: str,
+    names: list[str],
+    price: Price | None,
+    estimate: Any,
+    max_cost: float | None,
+) -> None:
+    store_path = out_dir / STORE
+    done: set[str] = set()
+    if store_path.exists():
+        with JobStore(store_path) as store:
+            done = {row.key for row in store.rows("done", "blocked")}
+    count = tokens_in = tokens_out = 0
+    shown: list[str] = []
+    try:
+        for item in find_images(inputs):
+            if not in_shard(item.key, part) or item.key in done:
+                continue
+            count += 1
+            if len(shown) < 10:
+                shown.append(item.key)
+            a, b = estimate(item.source)
+            tokens_in += a
+            tokens_out += b
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    table = Table(title="dry run: nothing is sent", show_header=False)
+    table.add_row("model", f"{settings.model} via {settings.provider.name} ({settings.base_url})")
+    table.add_row("classes", ", ".join(names))
+    table.add_row("prompt", text)
+    table.add_row("images to label", f"{count}" + (f" ({len(done)} already done)" if done else ""))
+    table.add_row("first images", "\n".join(shown) or "-")
+    table.add_row("estimated tokens", f"{tokens_in:,} in / {tokens_out:,} out")
+    table.add_row(
+        "estimated cost",
+        price.show(price.cost(tokens_in, tokens_out))
+        if price
+        else "unknown (give --price-in/--price-out)",
+    )
+    if max_cost is not None and price is not None:
+        table.add_row("--max-cost", price.show(max_cost))
+    out.print(table)
+
+
+def export(
+    out_dir: Annotated[Path, typer.Argument(help="The labeling output folder (with job.sqlite).")],
+    formats: Formats = "coco",
+    stores: Annotated[
+        list[Path] | None,
+        typer.Option("--store", help="More job.sqlite files to merge (other shards)."),
+    ] = None,
+    keep_unknown: KeepUnknown = False,
+    copy_images: CopyImages = False,
+    ls_from_name: LsFrom = "label",
+    ls_to_name: LsTo = "image",
+    ls_image_prefix: LsPrefix = "/data/local-files/?d=",
+) -> None:
+    """Write datasets from job stores at any time (also merges the stores of several shards).
+
+    Example: grounding export labels/ -f yolo,labelstudio --store shard2/job.sqlite
+    """
+    chosen = _formats(formats)
+    paths = ([out_dir / STORE] if (out_dir / STORE).exists() else []) + list(stores or [])
+    missing = [p for p in paths if not p.exists()]
+    if not paths or missing:
+        err.print(f"[red]error:[/] no job store at {missing[0] if missing else out_dir / STORE}")
+        raise typer.Exit(2)
+    opened = [JobStore(p) for p in paths]
+    job = next((s.get_meta("job") for s in opened if s.get_meta("job")), None)
+    if not job:
+        err.print(
+            f"[red]error:[/] {paths[0]} has no job configuration (was it made by grounding label?)"
+        )
+        raise typer.Exit(2)
+    _write_exports(
+        opened,
+        out_dir,
+        job["classes"],
+        chosen,
+        keep_unknown=keep_unknown,
+        copy_images=copy_images,
+        ls_from_name=ls_from_name,
+        ls_to_name=ls_to_name,
+        ls_image_prefix=ls_image_prefix,
+        model_version=job.get("model", "grounding"),
+    )
+    for s in opened:
+        s.close()

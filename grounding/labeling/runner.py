@@ -1,0 +1,257 @@
+"""The labeling pipeline: find -> prepare image -> request -> parse -> store, asynchronously.
+
+A hard cap on requests in flight (default 4) that adapts: halved on rate limits (1302, 1305,
+429), one more after a run of successes. Per-image problems (unreadable image, blocked content,
+an unparseable answer after one retry) are recorded and the job goes on; fatal ones
+(authentication, arrears, quota, nothing listening) stop scheduling at once, keeping every
+finished image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from grounding.client import AsyncClient
+from grounding.errors import (
+    AccountError,
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ContentBlockedError,
+    GroundingError,
+    ImageError,
+    QuotaExceededError,
+    RateLimitError,
+)
+from grounding.labeling.cost import Price
+from grounding.labeling.inputs import Item, in_shard
+from grounding.labeling.store import JobStore, Row
+from grounding.result import Grounding
+
+__all__ = ["AdaptiveLimit", "JobStats", "LabelJob", "run_job"]
+
+FATAL = (AuthenticationError, AccountError, QuotaExceededError)
+
+
+class AdaptiveLimit:
+    """How many requests may be in flight: at most ``cap``, halved on rate limits, one more
+    after ``2 × limit`` successes in a row."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(1, cap)
+        self.limit = self.cap
+        self.in_flight = 0
+        self.streak = 0
+        self.rate_limited = 0
+        self._changed = asyncio.Condition()
+
+    def on_retry(self, error: APIError) -> None:
+        """The client's retry hook: rate limits halve the limit."""
+        if isinstance(error, RateLimitError):
+            self.rate_limited += 1
+            self.slow_down()
+
+    async def acquire(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+
+    async def release(self) -> None:
+        async with self._changed:
+            self.in_flight -= 1
+            self._changed.notify_all()
+
+    def slow_down(self) -> None:
+        self.limit = max(1, self.limit // 2)
+        self.streak = 0
+
+    def success(self) -> None:
+        self.streak += 1
+        if self.limit < self.cap and self.streak >= 2 * self.limit:
+            self.limit += 1
+            self.streak = 0
+
+
+@dataclass
+class JobStats:
+    """What a run did; the progress bar and the summary read it."""
+
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    blocked: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    in_flight_cost: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+    stopped: str | None = None  # why scheduling stopped early
+    fatal: bool = False
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.blocked
+
+
+@dataclass
+class LabelJob:
+    """What to ask and how."""
+
+    classes: list[str]
+    model: str
+    prompt: str
+    concurrency: int = 4
+    retry_failed: bool = False
+    shard: tuple[int, int] | None = None
+    max_cost: float | None = None
+    price: Price | None = None
+    estimate: Callable[[Row], tuple[int, int]] | None = None  # (prompt, completion) tokens
+    previews: int = 0
+    preview_dir: Path | None = None
+
+
+def register(store: JobStore, items: Iterable[Item], shard: tuple[int, int] | None) -> int:
+    """Stream the found images into the store (this shard's only); returns how many were new."""
+    return store.add(item for item in items if in_shard(item.key, shard))
+
+
+def _unparseable(result: Grounding) -> bool:
+    """An answer that tried to give shapes but none could be read (or was cut off)."""
+    if not result.is_empty:
+        return False
+    cut = result.response is not None and result.response.finish_reason == "length"
+    return cut or any("dropped" in w or "unfinished" in w for w in result.warnings)
+
+
+async def run_job(
+    job: LabelJob,
+    store: JobStore,
+    client: AsyncClient,
+    limit: AdaptiveLimit,
+    on_progress: Callable[[JobStats], None] | None = None,
+) -> JobStats:
+    """Label every pending image of ``store`` (and failed ones with ``retry_failed``)."""
+    statuses = ("pending", "failed") if job.retry_failed else ("pending",)
+    stats = JobStats(total=sum(store.counts().get(s, 0) for s in statuses))
+    previews = [job.previews]
+    queue: asyncio.Queue[Row | None] = asyncio.Queue(maxsize=limit.cap * 2)
+
+    def report() -> None:
+        if on_progress:
+            on_progress(stats)
+
+    async def produce() -> None:
+        for row in store.rows(*statuses):
+            if stats.stopped:
+                break
+            expected = guess(row)
+            if job.max_cost is not None and job.price is not None:
+                if stats.cost + stats.in_flight_cost + expected > job.max_cost:
+                    stats.stopped = (
+                        f"stopped scheduling at the cost limit {job.price.show(job.max_cost)} "
+                        f"(spent about {job.price.show(stats.cost)}); rerun with a higher "
+                        "--max-cost to continue"
+                    )
+                    break
+                stats.in_flight_cost += expected
+            await queue.put(row)
+        for _ in range(limit.cap):
+            await queue.put(None)
+
+    async def work() -> None:
+        while (row := await queue.get()) is not None:
+            if stats.stopped and stats.fatal:
+                continue
+            await limit.acquire()
+            try:
+                await label_one(row)
+            finally:
+                await limit.release()
+            report()
+
+    def guess(row: Row) -> float:
+        if job.max_cost is None or job.price is None or job.estimate is None:
+            return 0.0
+        return job.price.cost(*job.estimate(row))
+
+    async def label_one(row: Row) -> None:
+        expected = guess(row)
+        try:
+            result = await client.ask(row.source, job.prompt, model=job.model)
+            if _unparseable(result):
+                result = await client.ask(row.source, job.prompt, model=job.model, use_cache=False)
+                if _unparseable(result):
+                    raise _Unparseable(result)
+        except FATAL as exc:
+            stats.stopped, stats.fatal = f"{type(exc).__name__}: {exc}", True
+        except APIConnectionError as exc:
+            if exc.unreachable:
+                stats.stopped, stats.fatal = f"{type(exc).__name__}: {exc}", True
+            else:
+                fail(row, "failed", f"transient: {exc}")
+        except ContentBlockedError as exc:
+            fail(row, "blocked", f"blocked: {exc}")
+        except ImageError as exc:
+            fail(row, "failed", f"image: {exc.reason}")
+        except _Unparseable as exc:
+            response = exc.result.response
+            fail(
+                row,
+                "failed",
+                "unparseable answer after a retry",
+                response.content if response else None,
+            )
+        except BadRequestError as exc:
+            fail(row, "failed", f"request: {exc}")
+        except (APIError, GroundingError) as exc:
+            fail(row, "failed", f"transient: {type(exc).__name__}: {exc}")
+        else:
+            response = result.response
+            usage = asdict(response.usage) if response else None
+            store.finish(row.key, status="done", response=response.content if response else None,
+                         result=result.to_dict(), usage=usage, size=result.image_size)  # fmt: skip
+            stats.done += 1
+            limit.success()
+            if response is not None and not response.cached:
+                stats.prompt_tokens += response.usage.prompt_tokens
+                stats.completion_tokens += response.usage.completion_tokens
+                if job.price:
+                    stats.cost += job.price.cost(
+                        response.usage.prompt_tokens, response.usage.completion_tokens
+                    )
+            if previews[0] > 0 and job.preview_dir is not None:
+                previews[0] -= 1
+                await asyncio.to_thread(_preview, row, result, job.preview_dir)
+        finally:
+            stats.in_flight_cost = max(0.0, stats.in_flight_cost - expected)
+
+    def fail(row: Row, status: str, reason: str, response: str | None = None) -> None:
+        store.finish(row.key, status=status, error=reason, response=response)
+        if status == "blocked":
+            stats.blocked += 1
+        else:
+            stats.failed += 1
+
+    await asyncio.gather(produce(), *(work() for _ in range(limit.cap)))
+    report()
+    return stats
+
+
+class _Unparseable(GroundingError):
+    def __init__(self, result: Grounding) -> None:
+        super().__init__("unparseable answer")
+        self.result = result
+
+
+def _preview(row: Row, result: Grounding, folder: Path) -> None:
+    from grounding.annotate import annotate
+
+    target = folder / (row.key if not row.key.startswith("http") else row.key.rsplit("/", 1)[-1])
+    target = target.with_suffix(".jpg")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    annotate(row.source, result).save(target, quality=85)
