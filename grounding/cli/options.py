@@ -15,7 +15,7 @@ from grounding.result import Grounding
 __all__ = ["err", "out", "parse_size", "print_grounding", "read_text"]
 
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # errors stay one line
 
 
 def parse_size(value: str | None, option: str = "--size") -> tuple[int, int] | None:

@@ -20,6 +20,7 @@ from grounding.errors import (
     AccountError,
     APIConnectionError,
     APIError,
+    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ContentBlockedError,
@@ -27,6 +28,7 @@ from grounding.errors import (
     ImageError,
     QuotaExceededError,
     RateLimitError,
+    ServerError,
 )
 from grounding.labeling.cost import Price
 from grounding.labeling.inputs import Item, in_shard
@@ -113,6 +115,8 @@ class LabelJob:
     estimate: Callable[[Row], tuple[int, int]] | None = None  # (prompt, completion) tokens
     previews: int = 0
     preview_dir: Path | None = None
+    transient_rounds: int = 3  # after the client's own retries, ask again this many times
+    transient_pause: float = 5.0  # seconds before each of those rounds (doubling)
 
 
 def register(store: JobStore, items: Iterable[Item], shard: tuple[int, int] | None) -> int:
@@ -182,7 +186,7 @@ async def run_job(
     async def label_one(row: Row) -> None:
         expected = guess(row)
         try:
-            result = await client.ask(row.source, job.prompt, model=job.model)
+            result = await ask_patiently(row)
             if _unparseable(result):
                 result = await client.ask(row.source, job.prompt, model=job.model, use_cache=False)
                 if _unparseable(result):
@@ -229,6 +233,19 @@ async def run_job(
                 await asyncio.to_thread(_preview, row, result, job.preview_dir)
         finally:
             stats.in_flight_cost = max(0.0, stats.in_flight_cost - expected)
+
+    async def ask_patiently(row: Row) -> Grounding:
+        """A storm of rate limits or a flaky server delays an image; it does not fail it."""
+        for round_ in range(job.transient_rounds + 1):
+            try:
+                return await client.ask(row.source, job.prompt, model=job.model)
+            except (RateLimitError, ServerError, APITimeoutError) as exc:
+                if round_ == job.transient_rounds or stats.stopped:
+                    raise
+                if isinstance(exc, RateLimitError):
+                    limit.slow_down()
+                await asyncio.sleep(job.transient_pause * 2**round_)
+        raise AssertionError("unreachable")
 
     def fail(row: Row, status: str, reason: str, response: str | None = None) -> None:
         store.finish(row.key, status=status, error=reason, response=response)
