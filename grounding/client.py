@@ -491,9 +491,19 @@ class _Base:
         profile = get_profile(model or self.settings.model)
         return prompts.prompt_text(task, subject, model=profile, thinking=thinking)
 
-    def _retrying(self, error: APIError) -> None:
+    def _backoff(self, attempt: int, error: APIError) -> float:
+        """Seconds to wait before trying again after ``error``; re-raises it when no retry
+        is due (fatal error, or retries used up)."""
+        if not self.retry.should_retry(attempt, error):
+            raise error
         if self.on_retry is not None:
             self.on_retry(error)
+        return self.retry.delay(attempt, error)
+
+    def _finished(self, key: str | None, response: Response, attempt: int) -> Response:
+        response.attempts = attempt + 1
+        self._store(key, response)
+        return response
 
 
 class Client(_Base):
@@ -566,15 +576,9 @@ class Client(_Base):
         attempt = 0
         while True:
             try:
-                response = self._send(body, start)
-                response.attempts = attempt + 1
-                self._store(key, response)
-                return response
+                return self._finished(key, self._send(body, start), attempt)
             except APIError as error:
-                if not self.retry.should_retry(attempt, error):
-                    raise
-                self._retrying(error)
-                time.sleep(self.retry.delay(attempt, error))
+                time.sleep(self._backoff(attempt, error))
                 attempt += 1
 
     def _send(self, body: dict[str, Any], start: float) -> Response:
@@ -708,15 +712,9 @@ class AsyncClient(_Base):
         attempt = 0
         while True:
             try:
-                response = await self._send(body, start)
-                response.attempts = attempt + 1
-                self._store(key, response)
-                return response
+                return self._finished(key, await self._send(body, start), attempt)
             except APIError as error:
-                if not self.retry.should_retry(attempt, error):
-                    raise
-                self._retrying(error)
-                await asyncio.sleep(self.retry.delay(attempt, error))
+                await asyncio.sleep(self._backoff(attempt, error))
                 attempt += 1
 
     async def _send(self, body: dict[str, Any], start: float) -> Response:

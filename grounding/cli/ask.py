@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from grounding.cli.options import err, print_grounding
 from grounding.client import Client
 from grounding.errors import APIConnectionError, APIError, ConfigurationError, ImageError
+from grounding.prompts import Task
 from grounding.result import Grounding
 
 __all__ = ["detect", "fail_cleanly", "locate"]
@@ -98,23 +99,15 @@ def _report(result: Grounding, image: Path | str, out: Path | None, as_json: boo
         err.print(f"wrote {out}")
 
 
-def _client(
-    provider: str | None,
-    base_url: str | None,
-    api_key: str | None,
-    model: str | None,
-    thinking: bool,
-    max_tokens: int,
-    temperature: float | None,
-    timeout: float,
-    stream: bool,
-    no_cache: bool,
-) -> Client:
-    return Client(
-        provider, base_url=base_url, api_key=api_key, model=model, thinking=thinking,
-        max_tokens=max_tokens, temperature=temperature, timeout=timeout, stream=stream,
-        cache=not no_cache,
-    )  # fmt: skip
+_CLIENT_OPTIONS = ("provider", "base_url", "api_key", "model", "thinking", "max_tokens",
+                   "temperature", "timeout", "stream")  # fmt: skip
+
+
+def _ask(task: Task, image: str, subject: str | list[str], options: dict[str, Any]) -> None:
+    """The shared body of locate and detect: one client, one question, the report."""
+    settings = {k: options[k] for k in _CLIENT_OPTIONS}
+    with fail_cleanly(), Client(cache=not options["no_cache"], **settings) as client:
+        _report(client.ground(task, image, subject), image, options["out"], options["as_json"])
 
 
 def locate(
@@ -137,9 +130,7 @@ def locate(
 
     Example: grounding locate photo.jpg "the second bottle from the right" --out boxes.jpg
     """
-    settings = (provider, base_url, api_key, model, thinking, max_tokens, temperature, timeout)
-    with fail_cleanly(), _client(*settings, stream, no_cache) as client:
-        _report(client.locate(image, expression), image, out, as_json)
+    _ask("locate", image, expression, locals())
 
 
 def detect(
@@ -167,6 +158,4 @@ def detect(
     names = [c.strip() for c in classes.split(",") if c.strip()]
     if not names:
         raise typer.BadParameter("give at least one class name", param_hint="--classes")
-    settings = (provider, base_url, api_key, model, thinking, max_tokens, temperature, timeout)
-    with fail_cleanly(), _client(*settings, stream, no_cache) as client:
-        _report(client.detect(image, names), image, out, as_json)
+    _ask("detect", image, names, locals())

@@ -68,10 +68,21 @@ def _formats(value: str) -> list[str]:
     return formats
 
 
+_EXPORT_OPTIONS = ("keep_unknown", "copy_images", "ls_from_name", "ls_to_name", "ls_image_prefix")
+
+
 def _write_exports(
-    stores: list[JobStore], folder: Path, classes: list[str], formats: list[str], **kw: Any
+    stores: list[JobStore],
+    folder: Path,
+    classes: list[str],
+    formats: list[str],
+    options: dict[str, Any],
+    model_version: str,
 ) -> None:
-    summary = export_job(stores, folder, classes=classes, formats=formats, **kw)
+    chosen = {k: options[k] for k in _EXPORT_OPTIONS}
+    summary = export_job(
+        stores, folder, classes=classes, formats=formats, model_version=model_version, **chosen
+    )
     err.print(
         f"exported {summary.images} images, {summary.boxes} boxes "
         f"({', '.join(str(p) for p in summary.files.values())})"
@@ -161,6 +172,7 @@ def label(
 
     Example: grounding label photos/ --classes "scratch,dent" --out labels/ -f coco,yolo -k 8
     """
+    options = dict(locals())
     names = [c.strip() for c in classes.split(",") if c.strip()]
     if not names:
         raise typer.BadParameter("give at least one class", param_hint="--classes")
@@ -260,18 +272,7 @@ def label(
         )
         stats = _run_with_progress(job, store, client, limit, price)
         _summary(stats, store, price, limit)
-        _write_exports(
-            [store],
-            out_dir,
-            names,
-            chosen,
-            keep_unknown=keep_unknown,
-            copy_images=copy_images,
-            ls_from_name=ls_from_name,
-            ls_to_name=ls_to_name,
-            ls_image_prefix=ls_image_prefix,
-            model_version=settings.model,
-        )
+        _write_exports([store], out_dir, names, chosen, options, settings.model)
         transient = sum(
             1 for row in store.rows("failed") if (row.error or "").startswith("transient")
         )
@@ -418,6 +419,7 @@ def export(
 
     Example: grounding export labels/ -f yolo,labelstudio --store shard2/job.sqlite
     """
+    options = dict(locals())
     chosen = _formats(formats)
     paths = ([out_dir / STORE] if (out_dir / STORE).exists() else []) + list(stores or [])
     missing = [p for p in paths if not p.exists()]
@@ -431,17 +433,6 @@ def export(
             f"[red]error:[/] {paths[0]} has no job configuration (was it made by grounding label?)"
         )
         raise typer.Exit(2)
-    _write_exports(
-        opened,
-        out_dir,
-        job["classes"],
-        chosen,
-        keep_unknown=keep_unknown,
-        copy_images=copy_images,
-        ls_from_name=ls_from_name,
-        ls_to_name=ls_to_name,
-        ls_image_prefix=ls_image_prefix,
-        model_version=job.get("model", "grounding"),
-    )
+    _write_exports(opened, out_dir, job["classes"], chosen, options, job.get("model", "grounding"))
     for s in opened:
         s.close()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -35,47 +36,29 @@ def _show(messages: list[dict[str, object]]) -> None:
     sys.stdout.write(json.dumps(messages, ensure_ascii=False, indent=2) + "\n")
 
 
-@prompt_app.command("locate")
-def locate(
-    expression: Annotated[str, typer.Argument(help='Referring expression, e.g. "the red car".')],
-    model: Model = "glm-4.5v",
-    image_url: ImageUrl = prompts.IMAGE_PLACEHOLDER,
-    thinking: Thinking = None,
-) -> None:
-    """Messages asking for the box of one referring expression."""
-    _show(prompts.locate(expression, model=model, image_url=image_url, thinking=thinking))
+def _command(
+    builder: Callable[..., list[dict[str, Any]]], argument: str, doc: str
+) -> Callable[..., None]:
+    def command(
+        subject: str = typer.Argument(..., help=argument),
+        model: Model = "glm-4.5v",
+        image_url: ImageUrl = prompts.IMAGE_PLACEHOLDER,
+        thinking: Thinking = None,
+    ) -> None:
+        _show(builder(subject, model=model, image_url=image_url, thinking=thinking))
+
+    command.__doc__ = doc
+    return command
 
 
-@prompt_app.command("detect")
-def detect(
-    classes: Annotated[
-        str, typer.Argument(help='Comma-separated categories, e.g. "scratch,dent".')
-    ],
-    model: Model = "glm-4.5v",
-    image_url: ImageUrl = prompts.IMAGE_PLACEHOLDER,
-    thinking: Thinking = None,
-) -> None:
-    """Messages asking for every instance of each category, labelled."""
-    _show(prompts.detect(classes, model=model, image_url=image_url, thinking=thinking))
-
-
-@prompt_app.command("point")
-def point(
-    expression: Annotated[str, typer.Argument(help="What to point at.")],
-    model: Model = "glm-4.5v",
-    image_url: ImageUrl = prompts.IMAGE_PLACEHOLDER,
-    thinking: Thinking = None,
-) -> None:
-    """Messages asking for a point on the described object."""
-    _show(prompts.point(expression, model=model, image_url=image_url, thinking=thinking))
-
-
-@prompt_app.command("gui")
-def gui(
-    instruction: Annotated[str, typer.Argument(help='What to do, e.g. "open the settings".')],
-    model: Model = "glm-4.5v",
-    image_url: ImageUrl = prompts.IMAGE_PLACEHOLDER,
-    thinking: Thinking = None,
-) -> None:
-    """Messages asking where to click on a screenshot for an instruction."""
-    _show(prompts.gui_element(instruction, model=model, image_url=image_url, thinking=thinking))
+for _name, _builder, _argument, _doc in (
+    ("locate", prompts.locate, 'Referring expression, e.g. "the red car".',
+     "Messages asking for the box of one referring expression."),
+    ("detect", prompts.detect, 'Comma-separated categories, e.g. "scratch,dent".',
+     "Messages asking for every instance of each category, labelled."),
+    ("point", prompts.point, "What to point at.",
+     "Messages asking for a point on the described object."),
+    ("gui", prompts.gui_element, 'What to do, e.g. "open the settings".',
+     "Messages asking where to click on a screenshot for an instruction."),
+):  # fmt: skip
+    prompt_app.command(_name)(_command(_builder, _argument, _doc))
