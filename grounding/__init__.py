@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from grounding import prompts
+from grounding import datasets, evals, labeling, prompts
 from grounding.annotate import annotate
 from grounding.api import adetect, alocate, detect, locate
 from grounding.cache import ResponseCache
@@ -29,6 +29,7 @@ from grounding.errors import (
     RateLimitError,
     ServerError,
 )
+from grounding.export import export_job
 from grounding.images import PreparedImage, load_image, prepare_image
 from grounding.parsing import parse
 from grounding.profiles import (
@@ -75,9 +76,13 @@ __all__ = [
     "adetect",
     "alocate",
     "annotate",
+    "datasets",
     "detect",
+    "evals",
+    "export_job",
     "find_profile",
     "get_profile",
+    "labeling",
     "list_profiles",
     "load_image",
     "locate",

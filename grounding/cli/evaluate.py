@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -159,7 +160,8 @@ def bench(
     with fail_cleanly():
         try:
             chosen = {
-                s: _take(load_samples(dataset, root, s, images=images), limit) for s in splits
+                s: list(islice(load_samples(dataset, root, s, images=images), limit))
+                for s in splits
             }
         except DatasetError as exc:
             err.print(f"[red]error:[/] {exc}")
@@ -235,15 +237,6 @@ def bench(
         paths = write_report(out_dir, scored, config, chosen)
     _print_scores(scored)
     err.print(f"wrote {paths['metrics']}, {paths['markdown']}, {paths['html']}")
-
-
-def _take(samples: Any, limit: int | None) -> list[Any]:
-    items: list[Any] = []
-    for sample in samples:
-        if limit is not None and len(items) >= limit:
-            break
-        items.append(sample)
-    return items
 
 
 datasets_app = typer.Typer(
