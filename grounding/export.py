@@ -18,7 +18,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -334,6 +334,7 @@ def export_job(
     ls_to_name: str = "image",
     ls_image_prefix: str = "/data/local-files/?d=",
     model_version: str = "grounding",
+    on_image: Callable[[int], None] | None = None,
 ) -> ExportSummary:
     """Write ``formats`` into ``out`` from the done rows of ``stores``, and ``failed.csv``."""
     unknown = [f for f in formats if f not in FORMATS]
@@ -361,6 +362,8 @@ def export_job(
             writers.write(image, names.names)
             summary.images += 1
             summary.boxes += len(image.boxes)
+            if on_image is not None:
+                on_image(summary.images)
     finally:
         writers.close(names.names, summary)
     with (out / "failed.csv").open("w", newline="", encoding="utf-8") as file:

@@ -257,7 +257,12 @@ def synth(
     """
     if n < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--n")
-    root = write_synthetic(out_dir, n, seed=seed)
+    columns = (TextColumn("writing images"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("synth", total=n)
+        root = write_synthetic(
+            out_dir, n, seed=seed, on_image=lambda k: bar.update(task, completed=k)
+        )
     counts = {
         s: sum(1 for _ in load_samples("refcoco", root, s))
         for s in ("train", "val", "testA", "testB")

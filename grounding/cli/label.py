@@ -80,9 +80,19 @@ def _write_exports(
     model_version: str,
 ) -> None:
     chosen = {k: options[k] for k in _EXPORT_OPTIONS}
-    summary = export_job(
-        stores, folder, classes=classes, formats=formats, model_version=model_version, **chosen
-    )
+    total = sum(s.counts().get("done", 0) for s in stores)
+    columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("export", total=total)
+        summary = export_job(
+            stores,
+            folder,
+            classes=classes,
+            formats=formats,
+            model_version=model_version,
+            on_image=lambda n: bar.update(task, completed=n),
+            **chosen,
+        )
     err.print(
         f"exported {summary.images} images, {summary.boxes} boxes "
         f"({', '.join(str(p) for p in summary.files.values())})"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import pickle
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,18 @@ def _relation(target: tuple[float, float], other: tuple[float, float]) -> str:
     return "above" if dy > 0 else "below"
 
 
-def write_synthetic(out: str | Path, n: int = 200, *, seed: int = 0, images: bool = True) -> Path:
+def write_synthetic(
+    out: str | Path,
+    n: int = 200,
+    *,
+    seed: int = 0,
+    images: bool = True,
+    on_image: Callable[[int], None] | None = None,
+) -> Path:
     """Write ``n`` images (one ref each, 1-2 sentences) under ``out``; returns ``out``.
 
-    ``images=False`` writes only the annotations (enough for ``grounding score``).
+    ``images=False`` writes only the annotations (enough for ``grounding score``);
+    ``on_image`` is called with the count so far, for progress bars.
     """
     root = Path(out)
     (root / "images").mkdir(parents=True, exist_ok=True)
@@ -132,6 +141,8 @@ def write_synthetic(out: str | Path, n: int = 200, *, seed: int = 0, images: boo
                 "sentences": sentences,
             }
         )
+        if on_image is not None:
+            on_image(image_id)
     (root / "instances.json").write_text(json.dumps(coco))
     with (root / "refs(unc).p").open("wb") as file:
         pickle.dump(refs, file, protocol=2)
