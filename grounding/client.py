@@ -614,6 +614,10 @@ class Client(_Base):
         text = self._task_text(task, subject, model, thinking)
         return self.ask(image, text, model=model, thinking=thinking)
 
+    def prepare(self, image: ImageSource, *, model: str | None = None) -> PreparedImage:
+        """Load and encode ``image`` once for ``model``, to ask several questions about it."""
+        return self._prepare(image, model)[0]
+
     def ask(
         self,
         image: ImageSource | PreparedImage,
@@ -750,6 +754,10 @@ class AsyncClient(_Base):
         text = self._task_text(task, subject, model, thinking)
         return await self.ask(image, text, model=model, thinking=thinking)
 
+    async def prepare(self, image: ImageSource, *, model: str | None = None) -> PreparedImage:
+        """Load and encode ``image`` once for ``model`` (in a thread: it is CPU work)."""
+        return (await asyncio.to_thread(self._prepare, image, model))[0]
+
     async def ask(
         self,
         image: ImageSource | PreparedImage,
@@ -760,8 +768,10 @@ class AsyncClient(_Base):
         use_cache: bool = True,
     ) -> Grounding:
         """Send ``image`` with a prompt of your own and parse the answer."""
-        # decoding and encoding a photo takes ~0.1 s of CPU: keep it off the event loop
-        prepared, name = await asyncio.to_thread(self._prepare, image, model)
+        prepared = (
+            image if isinstance(image, PreparedImage) else await self.prepare(image, model=model)
+        )
+        name = model or self.settings.model
         messages = prompts.messages(text, prepared.url)
         response = await self.complete(messages, model=name, thinking=thinking, use_cache=use_cache)
         return ground_response(response, prepared, name)

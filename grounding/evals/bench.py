@@ -27,7 +27,7 @@ from grounding.errors import (
     GroundingError,
     QuotaExceededError,
 )
-from grounding.evals.metrics import iou
+from grounding.evals.metrics import iou, point_in_box
 from grounding.prompts import Task
 from grounding.result import Grounding
 
@@ -73,8 +73,6 @@ def _subject(sample: Sample, task: Task) -> str | list[str]:
 
 def _correct(result: Grounding, sample: Sample, task: str) -> bool:
     if task == "gui":
-        from grounding.evals.metrics import point_in_box
-
         if len(result.points):
             point = result.points[0]
         elif len(result.boxes):

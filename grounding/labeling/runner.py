@@ -10,6 +10,7 @@ finished image.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from grounding.errors import (
     RateLimitError,
     ServerError,
 )
+from grounding.images import PreparedImage
 from grounding.labeling.cost import Price
 from grounding.labeling.inputs import Item, in_shard
 from grounding.labeling.store import JobStore, Row
@@ -124,12 +126,17 @@ def register(store: JobStore, items: Iterable[Item], shard: tuple[int, int] | No
     return store.add(item for item in items if in_shard(item.key, shard))
 
 
+_NUMERIC_START = re.compile(r"[\[{(<]\s*[-+]?\d")
+
+
 def _unparseable(result: Grounding) -> bool:
-    """An answer that tried to give shapes but none could be read (or was cut off)."""
-    if not result.is_empty:
+    """Nothing was read, yet the answer tried to give coordinates (a cut-off list, a group of
+    three numbers). ``[]`` or "no scratches" are answers: an image without objects."""
+    if not result.is_empty or result.response is None:
         return False
-    cut = result.response is not None and result.response.finish_reason == "length"
-    return cut or any("dropped" in w or "unfinished" in w for w in result.warnings)
+    if result.response.finish_reason == "length":
+        return True
+    return bool(_NUMERIC_START.search(result.response.answer()[0]))
 
 
 async def run_job(
@@ -142,7 +149,7 @@ async def run_job(
     """Label every pending image of ``store`` (and failed ones with ``retry_failed``)."""
     statuses = ("pending", "failed") if job.retry_failed else ("pending",)
     stats = JobStats(total=sum(store.counts().get(s, 0) for s in statuses))
-    previews = [job.previews]
+    previews_left = job.previews
     queue: asyncio.Queue[Row | None] = asyncio.Queue(maxsize=limit.cap * 2)
 
     def report() -> None:
@@ -184,11 +191,13 @@ async def run_job(
         return job.price.cost(*job.estimate(row))
 
     async def label_one(row: Row) -> None:
+        nonlocal previews_left
         expected = guess(row)
         try:
-            result = await ask_patiently(row)
+            prepared = await client.prepare(row.source, model=job.model)
+            result = await ask_patiently(prepared)
             if _unparseable(result):
-                result = await client.ask(row.source, job.prompt, model=job.model, use_cache=False)
+                result = await client.ask(prepared, job.prompt, model=job.model, use_cache=False)
                 if _unparseable(result):
                     raise _Unparseable(result)
         except FATAL as exc:
@@ -228,17 +237,17 @@ async def run_job(
                     stats.cost += job.price.cost(
                         response.usage.prompt_tokens, response.usage.completion_tokens
                     )
-            if previews[0] > 0 and job.preview_dir is not None:
-                previews[0] -= 1
+            if previews_left > 0 and job.preview_dir is not None:
+                previews_left -= 1
                 await asyncio.to_thread(_preview, row, result, job.preview_dir)
         finally:
             stats.in_flight_cost = max(0.0, stats.in_flight_cost - expected)
 
-    async def ask_patiently(row: Row) -> Grounding:
+    async def ask_patiently(prepared: PreparedImage) -> Grounding:
         """A storm of rate limits or a flaky server delays an image; it does not fail it."""
         for round_ in range(job.transient_rounds + 1):
             try:
-                return await client.ask(row.source, job.prompt, model=job.model)
+                return await client.ask(prepared, job.prompt, model=job.model)
             except (RateLimitError, ServerError, APITimeoutError) as exc:
                 if round_ == job.transient_rounds or stats.stopped:
                     raise

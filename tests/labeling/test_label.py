@@ -18,7 +18,7 @@ from grounding import AsyncClient
 from grounding.client import RetryPolicy
 from grounding.labeling import AdaptiveLimit, JobStore, LabelJob, find_images, register, run_job
 from tests.labeling.conftest import detections, per_image
-from tests.server import error
+from tests.server import chat, error
 
 ALL = "coco,yolo,voc,labelstudio,cvat"
 
@@ -259,3 +259,36 @@ def test_ray_local_mode(server, photos) -> None:
     finally:
         ray.shutdown()
     assert len(rows) == 6 and all(json.loads(r["labels"]) == ["scratch"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("second", "status"),
+    [
+        # still unreadable after the retry: recorded as failed with its reason
+        ("[[120, 340, 560]]", "failed"),
+        # the retry gives a readable answer: done
+        ('[{"label": "scratch", "bbox_2d": [100,100,400,400]}]', "done"),
+    ],
+)
+def test_an_unparseable_answer_is_asked_once_more(server, tmp_path, second: str, status: str) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (9, 9, 9)).save(tmp_path / "one.png")
+    server.script(chat("[[120, 340, 560"), chat(second))
+
+    async def go():
+        limit = AdaptiveLimit(2)
+        async with AsyncClient("openai", base_url=server.url, cache=str(tmp_path / "c.sqlite")) as client:
+            with JobStore(tmp_path / "job.sqlite") as store:
+                register(store, find_images([str(tmp_path / "one.png")]), None)
+                job = LabelJob(classes=["scratch"], model="glm-4.5v", prompt="find {classes}")
+                await run_job(job, store, client, limit)
+                return list(store.rows())
+
+    (row,) = asyncio.run(go())
+    assert row.status == status
+    assert len(server.chat_requests) == 2  # the retry skipped the cache
+    bodies = [r.body["messages"][0]["content"][0]["image_url"]["url"] for r in server.chat_requests]
+    assert bodies[0] == bodies[1]  # the same prepared image both times
+    if status == "failed":
+        assert row.error == "unparseable answer after a retry"
