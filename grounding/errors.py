@@ -153,7 +153,7 @@ class APIConnectionError(APIError):
         super().__init__(message)
 
 
-# business code -> (error class, retryable override, backoff scale)
+# business code -> error class (1120 is special-cased below: retry with a long backoff)
 _CODES: dict[int, type[APIError]] = {
     **dict.fromkeys(range(1000, 1005), AuthenticationError),
     **dict.fromkeys(range(1110, 1122), AccountError),

@@ -356,6 +356,12 @@ def _summary(stats: JobStats, store: JobStore, price: Price | None, limit: Adapt
         "cost (this run)",
         price.show(stats.cost) if price else "unknown (give --price-in/--price-out)",
     )
+    job_in, job_out = store.usage_totals()
+    table.add_row(
+        "whole job (all runs)",
+        f"{job_in:,} in / {job_out:,} out tokens"
+        + (f", {price.show(price.cost(job_in, job_out))}" if price else ""),
+    )
     if limit.rate_limited:
         table.add_row(
             "rate limited", f"{limit.rate_limited} times; ended at {limit.limit} in flight"
