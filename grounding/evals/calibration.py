@@ -47,10 +47,10 @@ class ReliabilityBin:
 
 def match_detections(
     boxes: Any,
-    labels: Sequence[str | None],
+    labels: Sequence[object],
     scores: Any,
     gt_boxes: Any,
-    gt_labels: Sequence[str | None],
+    gt_labels: Sequence[object],
     iou: float = 0.5,
 ) -> npt.NDArray[np.bool_]:
     """One flag per detection: does it match an unmatched ground-truth box of its class?"""
