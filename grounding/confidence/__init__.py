@@ -18,5 +18,23 @@ from __future__ import annotations
 
 from grounding.confidence.consistency import fuse_samples
 from grounding.confidence.logprobs import TokenLogprob, score_shapes
+from grounding.confidence.options import (
+    METHODS,
+    ConfidenceOptions,
+    LogprobsUnavailableError,
+    combine,
+    logprob_tokens,
+    request_extras,
+)
 
-__all__ = ["TokenLogprob", "fuse_samples", "score_shapes"]
+__all__ = [
+    "METHODS",
+    "ConfidenceOptions",
+    "LogprobsUnavailableError",
+    "TokenLogprob",
+    "combine",
+    "fuse_samples",
+    "logprob_tokens",
+    "request_extras",
+    "score_shapes",
+]

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grounding.evals.metrics import iou_matrix, polygon_iou
 from grounding.result import FloatArray, Grounding
 
 __all__ = ["fuse_samples"]
@@ -81,14 +80,22 @@ def _weight(score: float) -> float:
 
 
 def _box_iou(a: FloatArray, b: FloatArray) -> float:
+    from grounding.evals.metrics import iou_matrix  # grounding.evals imports the client
+
     return float(iou_matrix(a[None], b[None])[0, 0])
+
+
+def _polygon_iou(a: FloatArray, b: FloatArray) -> float:
+    from grounding.evals.metrics import polygon_iou
+
+    return polygon_iou(a, b)
 
 
 def _medoid(cluster: _Cluster) -> FloatArray:
     shapes = [s for _, s, _ in cluster.members]
     if len(shapes) <= 2:
         return shapes[0]
-    totals = [sum(polygon_iou(a, b) for b in shapes) for a in shapes]
+    totals = [sum(_polygon_iou(a, b) for b in shapes) for a in shapes]
     return shapes[int(np.argmax(totals))]
 
 
@@ -138,7 +145,7 @@ def fuse_samples(
                 s.polygons, s.polygon_labels, s.polygon_confidence, strict=True
             )
         ],
-        polygon_iou,
+        _polygon_iou,
         iou,
         _medoid,
     )
