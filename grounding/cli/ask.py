@@ -160,6 +160,7 @@ def locate(
 ) -> None:
     """Find what a referring expression describes; print its pixel box(es).
 
+    \b
     Example: grounding locate photo.jpg "the second bottle from the right" --out boxes.jpg
     """
     _ask("locate", image, expression, locals())
@@ -191,6 +192,7 @@ def detect(
     suffixes such as scratch-2, plurals, one-letter misspellings; with one class, unlabelled
     boxes take it).
 
+    \b
     Example: grounding detect part.jpg --classes "scratch,dent,crack" --json
     """
     names = [c.strip() for c in classes.split(",") if c.strip()]

@@ -91,6 +91,8 @@ def score(
     """Score a predictions file offline (raw responses are re-parsed: no new requests).
 
     Lines are {"id", "response"} or {"id", "boxes": [[x1,y1,x2,y2], ...]} in pixels.
+
+    \b
     Example: grounding score run/predictions.jsonl -d refcoco --root data/refcoco -s val
     """
     _check_dataset(dataset)
@@ -146,6 +148,8 @@ def bench(
 
     Appends to OUT/predictions.jsonl as it goes (an interrupted run resumes), then writes
     OUT/metrics.json, OUT/report.md and OUT/report.html with a gallery of the worst cases.
+
+    \b
     Example: grounding bench refcoco --root data/refcoco -s val -m glm-4.5v -o runs/val -k 8
     """
     _check_dataset(dataset)
@@ -252,6 +256,7 @@ def synth(
 ) -> None:
     """Write a synthetic RefCOCO-layout dataset: coloured shapes, unambiguous expressions.
 
+    \b
     Example: grounding datasets synth data/synth --n 200, then
     grounding bench refcoco --root data/synth -s val ...
     """

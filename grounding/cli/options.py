@@ -54,6 +54,8 @@ def check_image_output(path: Path | None, option: str = "--out") -> None:
 
     from grounding.cli.exits import fail
 
+    if path.is_dir():
+        fail(f"{option} {path}: is a folder; give a file name such as {path / 'boxes.jpg'}")
     Image.init()
     format_name = Image.registered_extensions().get(path.suffix.lower())
     if format_name is None or format_name not in Image.SAVE:
@@ -64,8 +66,6 @@ def check_image_output(path: Path | None, option: str = "--out") -> None:
     folder = path.parent
     if not folder.is_dir():
         fail(f"{option} {path}: the folder {folder} does not exist")
-    if path.is_dir():
-        fail(f"{option} {path}: is a folder; give a file name such as {path / 'boxes.jpg'}")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         fail(f"{option} {path}: not writable")
 

@@ -133,6 +133,8 @@ def point(
     """Point at what an expression describes; print pixel points (x y).
 
     A model that answers with a box instead gets its box printed too.
+
+    \b
     Example: grounding point photo.jpg "the door handle" --json
     """
     with fail_cleanly():
@@ -162,6 +164,8 @@ def gui(
     GLM answers with an action (left_click, double_click, right_click, drag with an end
     point, ...) and the element; other models with a point, shown as a click.
     With --json: to_dict() plus "actions": [{"action", "xy", "element", "end_xy"?}].
+
+    \b
     Example: grounding gui screen.png "open the settings"
     """
     options = locals()
