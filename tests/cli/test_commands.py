@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 import grounding
 from grounding.cli import app, main
 from grounding.cli.exits import fail, one_line
-from tests.cli.test_ask import SQUARE_1000, grounding as run, pictures  # noqa: F401
+from tests.cli.test_ask import SQUARE_1000, pictures  # noqa: F401
+from tests.cli.test_ask import grounding as run
 from tests.conftest import photo
 from tests.server import chat, error
 
