@@ -18,11 +18,25 @@ import grounding
 from grounding.cli import app, main
 from grounding.cli.exits import fail, one_line
 from tests.cli.test_ask import SQUARE_1000, pictures  # noqa: F401
-from tests.cli.test_ask import grounding as run
 from tests.conftest import photo
 from tests.server import chat, error
 
 runner = CliRunner()
+
+
+class Ran:
+    """What a command printed and returned, in the shape of ``subprocess.CompletedProcess``."""
+
+    def __init__(self, args: tuple[str, ...]) -> None:
+        result = runner.invoke(app, list(args))
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        self.returncode, self.stdout, self.stderr = result.exit_code, result.stdout, result.stderr
+
+
+def run(*args: str) -> Ran:
+    """Run ``grounding ARGS`` in this process (fast); tests/cli/test_ask.py runs real ones."""
+    return Ran(args)
 
 
 def _commands(command=None, path=()):
