@@ -19,7 +19,7 @@ from grounding.cli import app, main
 from grounding.cli.exits import fail, one_line
 from tests.cli.test_ask import SQUARE_1000, pictures  # noqa: F401
 from tests.conftest import photo
-from tests.server import chat, error
+from tests.server import chat
 
 runner = CliRunner()
 
@@ -157,13 +157,6 @@ def test_fail_prints_one_line_with_brackets_kept(capsys) -> None:
         fail("photos/[2024]/a.jpg: no such file.", 2)
     assert exit_info.value.exit_code == 2
     assert capsys.readouterr().err == "error: photos/[2024]/a.jpg: no such file.\n"
-
-
-def test_api_error_without_status_has_no_doubled_stop(server, pictures) -> None:  # noqa: F811
-    server.default = error(401, "1001", "Authentication token invalid.")
-    result = run("locate", str(pictures["plain"]), "x", "--base-url", server.url, "--api-key", "K")
-    assert result.returncode == 1
-    assert ".." not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_max_image_mp_refuses_a_large_image_before_sending(server, tmp_path) -> None:
