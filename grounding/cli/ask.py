@@ -54,12 +54,14 @@ Json = Annotated[bool, typer.Option("--json", help="Print Grounding.to_dict() JS
 NoCache = Annotated[
     bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
 ]
-MaxTokens = Annotated[int, typer.Option("--max-tokens", help="Longest answer, in tokens.")]
+MaxTokens = Annotated[int, typer.Option("--max-tokens", help="Longest answer, in tokens.", min=1)]
 Temperature = Annotated[
     float | None,
     typer.Option("--temperature", help="Sampling temperature [default: the server's]."),
 ]
-Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for an answer.")]
+Timeout = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for an answer.", min=0.001)
+]
 Stream = Annotated[bool, typer.Option("--stream", help="Receive the answer as a stream (SSE).")]
 MaxImageMP = Annotated[
     float,
