@@ -7,8 +7,9 @@ pixels (detection: also ``"labels"``, optional ``"scores"``; GUI: ``"points"``).
 
 Answers that locate nothing are told apart: ``n_refused`` counts answers that gave no
 coordinates at all ("I cannot find it", ``[]``), ``n_parse_fail`` answers that started to
-give coordinates the parser could not read (a cut-off list, three numbers), ``n_missing``
-samples with no line or an error line. All of them count as wrong and stay in N.
+give coordinates the parser could not read (a cut-off list, three numbers), ``n_error``
+samples whose line is an error, ``n_missing`` samples with no line. All of them count as
+wrong and stay in N.
 """
 
 from __future__ import annotations
@@ -42,15 +43,18 @@ _ANSWER_SHOWN = 300  # characters of each answer kept for the report's gallery
 
 def answer_kind(row: dict[str, Any] | None, result: Grounding | None) -> str:
     """How a sample was answered: ``located``, ``refused`` (no coordinates given: "I cannot
-    find it", ``[]``), ``unparseable`` (coordinates started, none read) or ``missing``.
+    find it", ``[]``), ``unparseable`` (coordinates started, none read), ``error`` (an error
+    line) or ``missing`` (no line).
 
     >>> answer_kind({"response": "I cannot find it in the image."}, Grounding())
     'refused'
     >>> answer_kind({"response": "[[12, 40, 3"}, Grounding())
     'unparseable'
     """
-    if row is None or "error" in row or result is None:
+    if row is None:
         return "missing"
+    if "error" in row or result is None:
+        return "error"
     if not result.is_empty:
         return "located"
     text = row.get("response")
@@ -150,6 +154,7 @@ def score_samples(
     metrics["n_parse_fail"] = kinds.count("unparseable")
     metrics["n_refused"] = kinds.count("refused")
     metrics["n_missing"] = kinds.count("missing")
+    metrics["n_error"] = kinds.count("error")
     warnings = metrics.setdefault("warnings", [])
     if samples and all(row is None for row in rows):
         warnings.append(

@@ -201,7 +201,7 @@ def test_score_counts_refusals_apart_from_unparseable_answers(synth, tmp_path) -
     result = runner.invoke(app, ["score", str(path), "-d", "refcoco", "--root", str(synth), "-s", "val", "--json"])
     data = json.loads(result.output)
     assert data["n_refused"] == 2 and data["n_parse_fail"] == 1
-    assert data["n_missing"] == len(samples) - 3 and data["n"] == len(samples)
+    assert data["n_missing"] == len(samples) - 3 and data["n_error"] == 0 and data["n"] == len(samples)
 
 
 def test_score_json_rounds_fractions_and_reads_the_model_from_run_json(synth, tmp_path) -> None:
