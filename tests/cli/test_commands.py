@@ -269,3 +269,17 @@ def test_quick_start_photo_exists_and_is_made_by_the_project(repo: Path) -> None
         assert image.size == (640, 480)
     assert (repo / "examples" / "make_photo.py").is_file()
     assert "examples/photo.jpg" in (repo / "README.md").read_text()
+
+
+def test_label_dry_run_shows_the_prompt_as_sent(tmp_path, monkeypatch) -> None:
+    # the prompt's JSON example ([{"label": …, "bbox_2d": [x1, y1, x2, y2]}]) must not be eaten
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo(64, 48).save(folder / "a.jpg")
+    monkeypatch.setenv("ZAI_API_KEY", "K-FIXTURE")
+    result = runner.invoke(
+        app, ["label", str(folder), "-c", "dent", "--out", str(tmp_path / "out"), "--dry-run"],
+        terminal_width=400,
+    )
+    assert result.exit_code == 0, result.output
+    assert '"bbox_2d": [x1, y1, x2, y2]' in result.stdout
