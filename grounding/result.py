@@ -59,7 +59,8 @@ class Grounding:
     ``labels[i]`` (``None`` where the model gave none), and likewise for points and polygons.
     ``warnings`` records every repair the parser made, in plain words. ``response`` is the
     model's reply (raw text, usage, latency) when the result came from a client, and
-    ``image_size`` the (width, height) the coordinates refer to, when known.
+    ``image_size`` the (width, height) the coordinates refer to, when known. ``classes`` is the
+    vocabulary asked for (set by ``grounding.detect``), used by :meth:`to_detections`.
 
     ``confidence`` holds one score in [0, 1] per box (``point_confidence`` and
     ``polygon_confidence`` likewise), NaN where unknown: a plain answer has none; see
@@ -75,6 +76,7 @@ class Grounding:
     warnings: list[str] = field(default_factory=list)
     response: Response | None = field(default=None, repr=False)
     image_size: tuple[int, int] | None = field(default=None, repr=False)
+    classes: list[str] | None = field(default=None, repr=False)
     confidence: FloatArray = field(default_factory=lambda: np.empty(0), repr=False)
     point_confidence: FloatArray = field(default_factory=lambda: np.empty(0), repr=False)
     polygon_confidence: FloatArray = field(default_factory=lambda: np.empty(0), repr=False)
@@ -116,6 +118,7 @@ class Grounding:
         self.points, self.point_labels = points, point_labels
         self.polygons, self.polygon_labels = polygons, polygon_labels
         self.warnings, self.response, self.image_size = warnings, None, image_size
+        self.classes = None
         self.confidence = np.full(len(boxes), np.nan)
         self.point_confidence = np.full(len(points), np.nan)
         self.polygon_confidence = np.full(len(polygons), np.nan)
@@ -201,12 +204,21 @@ class Grounding:
             polygon_confidence=_read_scores(polygons),
         )
 
-    def to_detections(self) -> sv.Detections:
+    def to_detections(self, classes: Sequence[str] | None = None) -> sv.Detections:
         """Boxes and polygons as ``supervision.Detections``.
 
+        With ``classes`` (default: the ``classes`` this result was asked for, if any), labels
+        are matched onto the list as ``grounding label`` does (case, numbered suffixes, plurals,
+        small misspellings) and ``class_id`` is the index in the list, the same in every
+        image; a label matching none gets an id after the list's, in order of appearance,
+        and keeps its own name. Without a vocabulary, ids follow the order of appearance.
         Polygons appear as their bounding boxes (computed with shapely); ``data["polygon"]``
-        marks them and ``data["class_name"]`` holds the labels ("" where there is none).
+        marks them and ``data["class_name"]`` holds the names ("" where there is none).
         Points have no box and are left out.
+
+        >>> g = Grounding(boxes=[[0, 0, 2, 2], [1, 1, 3, 3]], labels=["dent-2", "scratch"])
+        >>> g.to_detections(classes=["scratch", "dent"]).class_id.tolist()
+        [1, 0]
         """
         import shapely
         import supervision as sv
@@ -217,14 +229,25 @@ class Grounding:
         ]
         xyxy = np.vstack([self.boxes, _array(polygon_boxes, 4)])
         names = [lab or "" for lab in (*self.labels, *polygon_labels)]
-        order = list(dict.fromkeys(names))
+        vocabulary = self.classes if classes is None else list(classes)
+        if vocabulary:
+            from grounding.labeling.classes import ClassMatcher
+
+            match = ClassMatcher(vocabulary)
+            mapped = [match(n or None) for n in names]
+            unknown = (n for n, m in zip(names, mapped, strict=True) if m is None)
+            order = [*match.classes, *dict.fromkeys(unknown)]
+            names = [m if m is not None else n for n, m in zip(names, mapped, strict=True)]
+        else:
+            order = list(dict.fromkeys(names))
+        index = {name: i for i, name in enumerate(order)}
         scores = np.concatenate(
             [self.confidence, self.polygon_confidence[[len(p) > 0 for p in self.polygons]]]
         )
         return sv.Detections(
             xyxy=xyxy,
             confidence=scores if np.isfinite(scores).any() else None,
-            class_id=np.array([order.index(n) for n in names], dtype=int),
+            class_id=np.array([index[n] for n in names], dtype=int),
             data={
                 "class_name": np.array(names, dtype=str),
                 "polygon": np.array(
