@@ -20,7 +20,7 @@ from rich.table import Table
 
 from grounding.cli.ask import ApiKey, BaseUrl, Model, Provider, Thinking, Timeout, fail_cleanly
 from grounding.cli.options import err, out
-from grounding.export import FORMATS, export_job
+from grounding.export import FORMATS, ExportError, export_job
 from grounding.labeling import (
     AdaptiveLimit,
     JobStats,
@@ -41,7 +41,21 @@ __all__ = ["export", "label"]
 
 STORE = "job.sqlite"
 Formats = Annotated[
-    str, typer.Option("--format", "-f", help=f"Comma-separated: {', '.join(FORMATS)}.")
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        help=f"Comma-separated: {', '.join(FORMATS)}. Each goes into OUT/<format>/ in the "
+        "layout its tool imports (yolo-seg: polygons as segments).",
+    ),
+]
+Val = Annotated[
+    float,
+    typer.Option(
+        "--val",
+        help="Hold out this fraction of images (0.1 = 10%) as the 'val' subset, by a stable "
+        "hash of the path; used by every format with subsets.",
+    ),
 ]
 KeepUnknown = Annotated[
     bool,
@@ -56,7 +70,19 @@ LsFrom = Annotated[
 ]
 LsTo = Annotated[str, typer.Option("--ls-to-name", help="Label Studio object name (to_name).")]
 LsPrefix = Annotated[
-    str, typer.Option("--ls-image-prefix", help="Prefix of image paths in Label Studio tasks.")
+    str,
+    typer.Option(
+        "--ls-image-prefix",
+        help="Prefix of image references in Label Studio tasks (default: its local-files URL).",
+    ),
+]
+LsRoot = Annotated[
+    Path | None,
+    typer.Option(
+        "--ls-root",
+        help="Label Studio's LOCAL_FILES_DOCUMENT_ROOT: image paths are given relative to it "
+        "[default: the parent of the input folder].",
+    ),
 ]
 
 
@@ -68,7 +94,14 @@ def _formats(value: str) -> list[str]:
     return formats
 
 
-_EXPORT_OPTIONS = ("keep_unknown", "copy_images", "ls_from_name", "ls_to_name", "ls_image_prefix")
+_EXPORT_OPTIONS = ("keep_unknown", "copy_images", "val", "ls_from_name", "ls_to_name",
+                   "ls_image_prefix", "ls_root")  # fmt: skip
+
+
+def _check_val(val: float) -> None:
+    if not 0 <= val < 1:
+        raise typer.BadParameter("must be at least 0 and below 1 (0.1 holds out 10%)",
+                                 param_hint="--val")  # fmt: skip
 
 
 def _write_exports(
@@ -84,19 +117,29 @@ def _write_exports(
     columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("export", total=total)
-        summary = export_job(
-            stores,
-            folder,
-            classes=classes,
-            formats=formats,
-            model_version=model_version,
-            on_image=lambda n: bar.update(task, completed=n),
-            **chosen,
-        )
+        try:
+            summary = export_job(
+                stores,
+                folder,
+                classes=classes,
+                formats=formats,
+                model_version=model_version,
+                on_image=lambda n: bar.update(task, completed=n),
+                **chosen,
+            )
+        except ExportError as exc:
+            err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+    subsets = ", ".join(f"{k} {v}" for k, v in sorted(summary.subsets.items()))
     err.print(
-        f"exported {summary.images} images, {summary.boxes} boxes "
-        f"({', '.join(str(p) for p in summary.files.values())})"
+        f"exported {summary.images} images ({subsets or 'none'}), {summary.boxes} boxes, "
+        f"{summary.polygons} polygons, {summary.points} points",
+        highlight=False,
     )
+    for fmt, path in summary.files.items():
+        err.print(f"  {fmt}: {path}", highlight=False, markup=False)
+    for note in summary.notes:
+        err.print(f"  note: {note}", highlight=False, markup=False)
     if summary.unmatched:
         err.print(
             f"[yellow]dropped {summary.unmatched} boxes whose label matched no class[/] "
@@ -172,6 +215,8 @@ def label(
     ls_from_name: LsFrom = "label",
     ls_to_name: LsTo = "image",
     ls_image_prefix: LsPrefix = "/data/local-files/?d=",
+    ls_root: LsRoot = None,
+    val: Val = 0.0,
 ) -> None:
     """Label every image of the inputs with boxes for the classes; write datasets.
 
@@ -187,6 +232,7 @@ def label(
     if not names:
         raise typer.BadParameter("give at least one class", param_hint="--classes")
     chosen = _formats(formats)
+    _check_val(val)
     try:
         part = parse_shard(shard) if shard else None
     except ValueError as exc:
@@ -430,6 +476,8 @@ def export(
     ls_from_name: LsFrom = "label",
     ls_to_name: LsTo = "image",
     ls_image_prefix: LsPrefix = "/data/local-files/?d=",
+    ls_root: LsRoot = None,
+    val: Val = 0.0,
 ) -> None:
     """Write datasets from job stores at any time (also merges the stores of several shards).
 
@@ -437,6 +485,7 @@ def export(
     """
     options = dict(locals())
     chosen = _formats(formats)
+    _check_val(val)
     paths = ([out_dir / STORE] if (out_dir / STORE).exists() else []) + list(stores or [])
     missing = [p for p in paths if not p.exists()]
     if not paths or missing:
