@@ -113,12 +113,22 @@ class Staging:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def place_image(source: str, target: Path, copy: bool) -> None:
-    """Link (or copy) an image into the stage; URLs have nothing to place."""
+def place_image(source: str, target: Path, copy: bool) -> int:
+    """Put an image into the stage: a hard link (or a copy); URLs have nothing to place.
+
+    A hard link, not a symbolic one: loaders that refuse images resolving outside their folder
+    (supervision's ``from_coco``) accept it, and it costs no space. Across file systems, where
+    hard links cannot be made, it falls back to a symbolic link and returns 1 (else 0).
+    """
     if source.startswith(("http://", "https://")):
-        return
+        return 0
     target.parent.mkdir(parents=True, exist_ok=True)
     if copy:
         shutil.copy2(source, target)
-    else:
+        return 0
+    try:
+        os.link(source, target)
+    except OSError:
         target.symlink_to(Path(source).resolve())
+        return 1
+    return 0

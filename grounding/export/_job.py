@@ -161,6 +161,11 @@ def _write(
         writer.close(names.names)
         summary.files[fmt] = writer.main
         summary.notes += writer.notes
+        if writer.symlinked:
+            summary.notes.append(
+                f"{fmt}: {writer.symlinked} images are symbolic links (the originals are on "
+                "another file system); some loaders refuse those: export with --copy-images"
+            )
     if summary.renamed:
         summary.files["renamed"] = stage / "renamed.csv"
         summary.notes.insert(

@@ -33,6 +33,7 @@ class Writer:
     folder: Path
     options: Options
     notes: list[str] = field(default_factory=list)
+    symlinked: int = 0  # images linked symbolically (hard links impossible there)
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

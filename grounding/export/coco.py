@@ -85,7 +85,7 @@ class CocoWriter(Writer):
             )
             part.count_annotations += 1
         self._points += len(image.points)
-        place_image(
+        self.symlinked += place_image(
             image.row.source,
             self.folder / "images" / image.subset / image.name,
             self.options.copy_images,

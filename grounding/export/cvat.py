@@ -56,7 +56,9 @@ class CvatWriter(Writer):
             f'height="{image.height}">{"".join(shapes)}\n  </image>\n'
         )
         self._count += 1
-        place_image(image.row.source, self.folder / "images" / image.name, self.options.copy_images)
+        self.symlinked += place_image(
+            image.row.source, self.folder / "images" / image.name, self.options.copy_images
+        )
 
     def close(self, names: list[str]) -> None:
         labels = "".join(

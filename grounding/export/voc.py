@@ -65,7 +65,7 @@ class VocWriter(Writer):
         self._list(image.subset).write(image.stem + "\n")
         self._points += len(image.points)
         self._polygons += len(image.polygons)
-        place_image(
+        self.symlinked += place_image(
             image.row.source, self.folder / "JPEGImages" / image.name, self.options.copy_images
         )
 

@@ -57,7 +57,7 @@ class YoloWriter(Writer):
         label.write_text("".join(lines), encoding="utf-8")
         self._subsets.add(image.subset)
         self._points += len(image.points)
-        place_image(
+        self.symlinked += place_image(
             image.row.source,
             self.folder / "images" / image.subset / image.name,
             self.options.copy_images,
