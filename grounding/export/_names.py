@@ -41,8 +41,9 @@ def flat_name(key: str) -> str:
     path = unquote(urlsplit(key).path) if key.startswith(("http://", "https://")) else key
     parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
     if ".." in parts or "\x00" in path:
+        shown = f"'{key}'" if key.isprintable() else repr(key)
         raise ExportError(
-            f"image key {key!r} would resolve outside the export folder: refusing to export "
+            f"image key {shown} would resolve outside the export folder: refusing to export "
             "(is the job store from a trusted run?)"
         )
     name = "__".join(_UNSAFE_CHARS.sub("_", p) for p in parts) or "image"
