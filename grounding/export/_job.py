@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class ExportSummary:
     points: int = 0
     unmatched: int = 0
     failed: int = 0
+    missing: int = 0  # done in the job, but the image file is gone: left out, in failed.csv
     renamed: int = 0
     subsets: dict[str, int] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
@@ -83,7 +85,9 @@ def export_job(
     >>> import tempfile, pathlib
     >>> from grounding.labeling import Item, JobStore
     >>> out = pathlib.Path(tempfile.mkdtemp())
-    >>> store = JobStore(out / "job.sqlite"); _ = store.add([Item("a.jpg", "/x/a.jpg", "/x")])
+    >>> _ = (out / "a.jpg").write_bytes(b"fixture, not read: the store knows the size")
+    >>> store = JobStore(out / "job.sqlite")
+    >>> _ = store.add([Item("a.jpg", str(out / "a.jpg"), str(out))])
     >>> store.finish("a.jpg", status="done", size=(40, 30),
     ...              result={"boxes": [{"xyxy": [1, 2, 11, 12], "label": "dent"}]})
     >>> export_job([store], out, classes=["dent"], formats=["coco"]).boxes
@@ -132,8 +136,17 @@ def _write(
     names = Classes(classes, keep_unknown)
     writers = {fmt: _writer(fmt, stage / fmt, options) for fmt in formats}
     allocator = Names(str(stage / ".names.sqlite"))
+    failed = (stage / "failed.csv").open("w", newline="", encoding="utf-8")
+    table = csv.writer(failed)
+    table.writerow(["key", "source", "status", "error"])
     try:
         for row in merged_rows(stores, "done"):
+            if not row.source.startswith(("http://", "https://")) and not os.path.isfile(
+                row.source
+            ):
+                table.writerow([row.key, row.source, "missing", "image file gone since labeling"])
+                summary.missing += 1
+                continue
             width, height = image_size(row)
             name, stem, renamed = allocator.allocate(row.key)
             boxes, polygons, points = shapes(row.result, width, height, names)
@@ -154,7 +167,11 @@ def _write(
                     csv.writer(file).writerow([row.key, name])
             if on_image is not None:
                 on_image(summary.images)
+        for row in merged_rows(stores, "failed", "blocked"):
+            table.writerow([row.key, row.source, row.status, row.error or ""])
+            summary.failed += 1
     finally:
+        failed.close()
         allocator.close()
         (stage / ".names.sqlite").unlink(missing_ok=True)
     for fmt, writer in writers.items():
@@ -173,12 +190,12 @@ def _write(
             f"{summary.renamed} images renamed where two names would collide "
             "(x.jpg and x.png, or names that differ only in case): see renamed.csv",
         )
-    with (stage / "failed.csv").open("w", newline="", encoding="utf-8") as file:
-        table = csv.writer(file)
-        table.writerow(["key", "source", "status", "error"])
-        for row in merged_rows(stores, "failed", "blocked"):
-            table.writerow([row.key, row.source, row.status, row.error or ""])
-            summary.failed += 1
+    if summary.missing:
+        summary.notes.insert(
+            0,
+            f"{summary.missing} labelled images are no longer on disk: left out of every "
+            "format (listed in failed.csv as missing)",
+        )
     summary.files["failed"] = stage / "failed.csv"
     summary.unmatched = names.unmatched
     summary.classes = list(names.names)

@@ -222,3 +222,13 @@ def test_coordinates_have_no_float_noise(tmp_path) -> None:
         assert "0000000" not in text and "9999999" not in text
     cx = float((tmp_path / "yolo" / "labels" / "train" / "a.txt").read_text().split()[1])
     assert abs(cx * 4000 - (0.3 + 100.01) / 2) < 0.001  # 0.01 px kept on a 4000 px image
+
+
+def test_an_image_gone_since_labeling_is_left_out_and_listed(tricky) -> None:
+    root, out = tricky
+    (root / "cam1" / "p.jpg").unlink()
+    summary = export(out, ["coco", "voc"])
+    assert summary.missing == 1 and summary.images == len(TRICKY) - 1 and "no longer on disk" in summary.notes[0]
+    assert "cam1/p.jpg" in (out / "failed.csv").read_text()
+    names = [i["file_name"] for i in json.loads((out / "coco" / "annotations" / "instances_train.json").read_text())["images"]]
+    assert "cam1__p.jpg" not in names and not (out / "voc" / "JPEGImages" / "cam1__p.jpg").exists()
