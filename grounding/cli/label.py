@@ -63,7 +63,9 @@ KeepUnknown = Annotated[
 ]
 CopyImages = Annotated[
     bool,
-    typer.Option("--copy-images", help="Copy images into the YOLO folder instead of linking them."),
+    typer.Option(
+        "--copy-images", help="Copy images into the export folders instead of hard-linking them."
+    ),
 ]
 LsFrom = Annotated[
     str, typer.Option("--ls-from-name", help="Label Studio control name (from_name).")
@@ -73,7 +75,8 @@ LsPrefix = Annotated[
     str,
     typer.Option(
         "--ls-image-prefix",
-        help="Prefix of image references in Label Studio tasks (default: its local-files URL).",
+        help="Prefix of image references in Label Studio tasks: its local-files URL unless "
+        "the images are served some other way.",
     ),
 ]
 LsRoot = Annotated[
