@@ -24,6 +24,8 @@ _ASIDE = ".old-"
 
 
 def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there: never clean up
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
