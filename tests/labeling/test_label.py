@@ -113,7 +113,10 @@ def test_killed_mid_run_then_rerun_never_asks_twice_for_a_done_image(server, pho
     while time.time() < deadline:
         if db.exists():
             with sqlite3.connect(db, timeout=10) as conn:
-                done_before = conn.execute("SELECT COUNT(*) FROM images WHERE status='done'").fetchone()[0]
+                try:
+                    done_before = conn.execute("SELECT COUNT(*) FROM images WHERE status='done'").fetchone()[0]
+                except sqlite3.OperationalError:  # the file exists, its schema not yet
+                    done_before = 0
             if done_before >= 40:
                 break
         time.sleep(0.05)
