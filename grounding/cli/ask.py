@@ -11,6 +11,16 @@ from typing import Annotated, Any
 import typer
 
 from grounding.cli.options import err, print_grounding
+from grounding.cli.tiles import (
+    MergeMethod,
+    MergeMetric,
+    MergeThreshold,
+    Overlap,
+    PointDistance,
+    TileFull,
+    Tiles,
+    tiling_from,
+)
 from grounding.client import Client
 from grounding.errors import APIConnectionError, APIError, ConfigurationError, ImageError
 from grounding.prompts import Task
@@ -106,8 +116,15 @@ _CLIENT_OPTIONS = ("provider", "base_url", "api_key", "model", "thinking", "max_
 def _ask(task: Task, image: str, subject: str | list[str], options: dict[str, Any]) -> None:
     """The shared body of locate and detect: one client, one question, the report."""
     settings = {k: options[k] for k in _CLIENT_OPTIONS}
+    tiling = tiling_from(options)
     with fail_cleanly(), Client(cache=not options["no_cache"], **settings) as client:
-        _report(client.ground(task, image, subject), image, options["out"], options["as_json"])
+        if tiling is None:
+            result = client.ground(task, image, subject)
+        else:
+            from grounding.tiling import ground_with_tiles
+
+            result = ground_with_tiles(client, task, image, subject, tiling)
+        _report(result, image, options["out"], options["as_json"])
 
 
 def locate(
@@ -125,6 +142,13 @@ def locate(
     temperature: Temperature = None,
     timeout: Timeout = 300.0,
     stream: Stream = False,
+    tiles: Tiles = None,
+    overlap: Overlap = 0.2,
+    tile_full: TileFull = True,
+    merge: MergeMethod = "greedy-nmm",
+    merge_metric: MergeMetric = "ios",
+    merge_threshold: MergeThreshold = 0.5,
+    point_distance: PointDistance = None,
 ) -> None:
     """Find what a referring expression describes; print its pixel box(es).
 
@@ -150,10 +174,18 @@ def detect(
     temperature: Temperature = None,
     timeout: Timeout = 300.0,
     stream: Stream = False,
+    tiles: Tiles = None,
+    overlap: Overlap = 0.2,
+    tile_full: TileFull = True,
+    merge: MergeMethod = "greedy-nmm",
+    merge_metric: MergeMetric = "ios",
+    merge_threshold: MergeThreshold = 0.5,
+    point_distance: PointDistance = None,
 ) -> None:
     """Find every instance of each category; print labelled pixel boxes.
 
     Example: grounding detect part.jpg --classes "scratch,dent,crack" --json
+    Big photos: grounding detect survey.jpg -c scratch --tiles auto --overlap 0.2
     """
     names = [c.strip() for c in classes.split(",") if c.strip()]
     if not names:

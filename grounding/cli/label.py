@@ -20,6 +20,16 @@ from rich.table import Table
 
 from grounding.cli.ask import ApiKey, BaseUrl, Model, Provider, Thinking, Timeout, fail_cleanly
 from grounding.cli.options import err, out
+from grounding.cli.tiles import (
+    MergeMethod,
+    MergeMetric,
+    MergeThreshold,
+    Overlap,
+    PointDistance,
+    TileFull,
+    Tiles,
+    tiling_from,
+)
 from grounding.export import FORMATS, export_job
 from grounding.labeling import (
     AdaptiveLimit,
@@ -172,6 +182,13 @@ def label(
     ls_from_name: LsFrom = "label",
     ls_to_name: LsTo = "image",
     ls_image_prefix: LsPrefix = "/data/local-files/?d=",
+    tiles: Tiles = None,
+    overlap: Overlap = 0.2,
+    tile_full: TileFull = True,
+    merge: MergeMethod = "greedy-nmm",
+    merge_metric: MergeMetric = "ios",
+    merge_threshold: MergeThreshold = 0.5,
+    point_distance: PointDistance = None,
 ) -> None:
     """Label every image of the inputs with boxes for the classes; write datasets.
 
@@ -181,8 +198,10 @@ def label(
     or images that failed for transient reasons: rerun with --retry-failed).
 
     Example: grounding label photos/ --classes "scratch,dent" --out labels/ -f coco,yolo -k 8
+    Big photos: add --tiles auto (see --dry-run for the tile plan and its cost first).
     """
     options = dict(locals())
+    tiling = tiling_from(options)
     names = [c.strip() for c in classes.split(",") if c.strip()]
     if not names:
         raise typer.BadParameter("give at least one class", param_hint="--classes")
@@ -216,6 +235,8 @@ def label(
                 param_hint="--max-cost",
             )
 
+        plans: dict[str, int] = {}  # the tile plan of each image size -> images
+
         def estimate(source: str) -> tuple[int, int]:
             from PIL import Image
 
@@ -224,19 +245,37 @@ def label(
                     width, height = image.size
             except (OSError, ValueError):
                 return 0, 0
-            return estimate_tokens(width, height, text, profile, output_tokens)
+            if tiling is None:
+                return estimate_tokens(width, height, text, profile, output_tokens)
+            from grounding.tiling import estimate_tiled_tokens
+
+            # EXIF rotation swaps the sides of the upright image; the tile count is the same
+            plan = tiling.plan((width, height), profile)
+            plans[plan.describe()] = plans.get(plan.describe(), 0) + 1
+            return estimate_tiled_tokens(plan, text, profile, output_tokens)
 
         if dry_run:
             _dry_run(inputs, out_dir, part, settings, text, names, price, estimate, max_cost)
+            if tiling is not None:
+                _tile_plans(plans)
             return
 
         store = JobStore(out_dir / STORE)
-        job_config = {"classes": names, "prompt": text, "model": settings.model}
+        job_config: dict[str, Any] = {"classes": names, "prompt": text, "model": settings.model}
         stored = store.get_meta("job")
         if stored and (stored.get("classes") != names or stored.get("prompt") != text):
             err.print(
                 f"[red]error:[/] {out_dir} holds a job for classes {stored.get('classes')} "
                 "with another prompt; use the same --classes/--prompt to resume, or another --out"
+            )
+            raise typer.Exit(2)
+        if tiling is not None:
+            job_config["tiling"] = tiling.describe()
+        if stored and stored.get("tiling") != job_config.get("tiling"):
+            err.print(
+                f"[red]error:[/] {out_dir} holds a job labelled with other tiling settings "
+                f"({stored.get('tiling') or 'no tiles'}); use the same tiling options to resume, "
+                "or another --out (tiles already asked come from the cache)"
             )
             raise typer.Exit(2)
         store.set_meta("job", job_config)
@@ -268,6 +307,7 @@ def label(
             estimate=lambda row: estimate(row.source),
             previews=preview,
             preview_dir=out_dir / "previews",
+            tiling=tiling,
         )
         client = AsyncClient(
             settings.provider.name,
@@ -415,6 +455,15 @@ def _dry_run(
     )
     if max_cost is not None and price is not None:
         table.add_row("--max-cost", price.show(max_cost))
+    out.print(table)
+
+
+def _tile_plans(plans: dict[str, int]) -> None:
+    table = Table(title="tile plan (each tile and the whole image is one request)")
+    table.add_column("image size: plan")
+    table.add_column("images", justify="right")
+    for description, count in sorted(plans.items()):
+        table.add_row(description, str(count))
     out.print(table)
 
 

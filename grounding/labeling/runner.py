@@ -31,11 +31,12 @@ from grounding.errors import (
     RateLimitError,
     ServerError,
 )
-from grounding.images import PreparedImage
+from grounding.images import ImageSource, PreparedImage
 from grounding.labeling.cost import Price
 from grounding.labeling.inputs import Item, in_shard
 from grounding.labeling.store import JobStore, Row
 from grounding.result import Grounding
+from grounding.tiling import Tiling, aground_tiled
 
 __all__ = ["AdaptiveLimit", "JobStats", "LabelJob", "run_job"]
 
@@ -119,6 +120,7 @@ class LabelJob:
     preview_dir: Path | None = None
     transient_rounds: int = 3  # after the client's own retries, ask again this many times
     transient_pause: float = 5.0  # seconds before each of those rounds (doubling)
+    tiling: Tiling | None = None  # ask each tile as an image of its own, then merge
 
 
 def register(store: JobStore, items: Iterable[Item], shard: tuple[int, int] | None) -> int:
@@ -194,12 +196,10 @@ async def run_job(
         nonlocal previews_left
         expected = guess(row)
         try:
-            prepared = await client.prepare(row.source, model=job.model)
-            result = await ask_patiently(prepared)
-            if _unparseable(result):
-                result = await client.ask(prepared, job.prompt, model=job.model, use_cache=False)
-                if _unparseable(result):
-                    raise _Unparseable(result)
+            if job.tiling is None:
+                result = await ask_image(row.source)
+            else:
+                result = await aground_tiled(row.source, ask_image, job.tiling, job.model)
         except FATAL as exc:
             stats.stopped, stats.fatal = f"{type(exc).__name__}: {exc}", True
         except APIConnectionError as exc:
@@ -242,6 +242,16 @@ async def run_job(
                 await asyncio.to_thread(_preview, row, result, job.preview_dir)
         finally:
             stats.in_flight_cost = max(0.0, stats.in_flight_cost - expected)
+
+    async def ask_image(source: ImageSource) -> Grounding:
+        """One image (or one tile): asked patiently, and once more if the answer is cut."""
+        prepared = await client.prepare(source, model=job.model)
+        result = await ask_patiently(prepared)
+        if _unparseable(result):
+            result = await client.ask(prepared, job.prompt, model=job.model, use_cache=False)
+            if _unparseable(result):
+                raise _Unparseable(result)
+        return result
 
     async def ask_patiently(prepared: PreparedImage) -> Grounding:
         """A storm of rate limits or a flaky server delays an image; it does not fail it."""

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from grounding.labeling.cost import estimate_tokens
 from grounding.profiles import Profile
 from grounding.tiling._plan import TilePlan, plan_tiles
 
@@ -19,6 +18,8 @@ def estimate_tiled_tokens(
     plan: TilePlan, prompt: str, profile: Profile, output_tokens: int
 ) -> tuple[int, int]:
     """(prompt, completion) tokens for all windows of ``plan``."""
+    from grounding.labeling.cost import estimate_tokens  # labeling's runner imports tiling
+
     tokens_in = tokens_out = 0
     for window in plan.windows:
         a, b = estimate_tokens(window.width, window.height, prompt, profile, output_tokens)

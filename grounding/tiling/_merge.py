@@ -88,7 +88,8 @@ def pairwise(boxes: FloatArray, metric: Metric) -> npt.NDArray[np.float32]:
         denominator = np.minimum(area[:, None], area[None, :])
     out = np.zeros_like(inter)
     np.divide(inter, denominator, out=out, where=denominator > 0)
-    return out.astype(np.float32)
+    matrix: npt.NDArray[np.float32] = out.astype(np.float32)
+    return matrix
 
 
 def _order(boxes: FloatArray, scores: FloatArray) -> npt.NDArray[np.intp]:

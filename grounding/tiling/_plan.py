@@ -159,9 +159,7 @@ def plan_tiles(
     rows, cols = min(rows, height), min(cols, width)  # a tiny image: no empty tiles
     tw, th = _span(width, cols, overlap), _span(height, rows, overlap)
     windows = [
-        Window(x, y, tw, th)
-        for y in _starts(height, th, rows)
-        for x in _starts(width, tw, cols)
+        Window(x, y, tw, th) for y in _starts(height, th, rows) for x in _starts(width, tw, cols)
     ]
     if (rows, cols) != (1, 1) and full:
         windows.append(Window(0, 0, width, height, full=True))

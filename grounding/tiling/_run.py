@@ -100,7 +100,11 @@ def _shifted(result: Grounding, window: Window) -> Grounding:
 
 
 def _where(window: Window) -> str:
-    return "whole image" if window.full else f"tile {window.x},{window.y} {window.width}x{window.height}"
+    return (
+        "whole image"
+        if window.full
+        else f"tile {window.x},{window.y} {window.width}x{window.height}"
+    )
 
 
 def _combined_response(parts: Sequence[tuple[Window, Grounding]]) -> Response | None:
@@ -173,9 +177,7 @@ def _load(image: ImageSource) -> Image.Image:
     return image if isinstance(image, Image.Image) else load_image(image)
 
 
-def ground_tiled(
-    image: ImageSource, ask: Ask, tiling: Tiling, model: str | Profile
-) -> Grounding:
+def ground_tiled(image: ImageSource, ask: Ask, tiling: Tiling, model: str | Profile) -> Grounding:
     """Ask ``ask`` about each window of ``image`` in threads and merge the answers."""
     upright = _load(image)
     plan = tiling.plan(upright.size, model)
