@@ -18,6 +18,16 @@ from rich.table import Table
 from grounding import __version__
 from grounding.cli.ask import ApiKey, BaseUrl, Model, Provider, Thinking, Timeout, fail_cleanly
 from grounding.cli.options import err, out
+from grounding.cli.tiles import (
+    MergeMethod,
+    MergeMetric,
+    MergeThreshold,
+    Overlap,
+    PointDistance,
+    TileFull,
+    Tiles,
+    tiling_from,
+)
 from grounding.datasets import DATASETS, TASKS, DatasetError, load_samples
 from grounding.datasets.synthetic import write_synthetic
 from grounding.evals.report import public_metrics, write_report
@@ -141,6 +151,13 @@ def bench(
     ] = 4,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Skip the response cache.")] = False,
     timeout: Timeout = 300.0,
+    tiles: Tiles = None,
+    overlap: Overlap = 0.2,
+    tile_full: TileFull = True,
+    merge: MergeMethod = "greedy-nmm",
+    merge_metric: MergeMetric = "ios",
+    merge_threshold: MergeThreshold = 0.5,
+    point_distance: PointDistance = None,
 ) -> None:
     """Run a model over a dataset split, then score it and write a report.
 
@@ -149,6 +166,7 @@ def bench(
     Example: grounding bench refcoco --root data/refcoco -s val -m glm-4.5v -o runs/val -k 8
     """
     _check_dataset(dataset)
+    tiling = tiling_from(locals())
     from grounding.client import AsyncClient
     from grounding.evals.bench import BenchProgress, done_ids, run_bench
     from grounding.evals.score import read_predictions, score_splits
@@ -214,6 +232,7 @@ def bench(
                             model=name,
                             concurrency=concurrency,
                             on_result=update,
+                            tiling=tiling,
                         )
 
             asyncio.run(go())
@@ -231,6 +250,7 @@ def bench(
             "split source": str(root),
             "N": sum(m["n"] for m in scored["splits"].values()),
             "limit": limit,
+            **({"tiling": tiling.describe()} if tiling else {}),
             "grounding": __version__,
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         }
