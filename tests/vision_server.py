@@ -142,9 +142,19 @@ class Scene:
     labels: list[str]
 
 
-def draw_scene(scene: Scene) -> Image.Image:
-    """The picture: flat class colours on grey (the encoding :func:`see` reads)."""
-    image = Image.new("RGB", scene.size, BACKGROUND)
+def draw_scene(scene: Scene, *, shading: bool = True) -> Image.Image:
+    """The picture: flat class colours on grey (the encoding :func:`see` reads).
+
+    ``shading`` adds a faint grey gradient (no class colour: :func:`see` ignores it) so no
+    two tiles are identical bytes; on a flat background empty tiles are, and the response
+    cache then answers all but the first of them.
+    """
+    if shading:
+        ramp = Image.linear_gradient("L").resize(scene.size, Image.Resampling.BILINEAR)
+        grey = ramp.point(lambda v: BACKGROUND[0] - 24 + v * 48 // 255)
+        image = Image.merge("RGB", (grey, grey, grey))
+    else:
+        image = Image.new("RGB", scene.size, BACKGROUND)
     draw = ImageDraw.Draw(image)
     for (x1, y1, x2, y2), label in zip(scene.boxes, scene.labels, strict=True):
         draw.rectangle((x1, y1, x2 - 1, y2 - 1), fill=CLASS_COLORS[label])

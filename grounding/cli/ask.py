@@ -18,6 +18,7 @@ from grounding.cli.tiles import (
     Overlap,
     PointDistance,
     TileFull,
+    TileMaxPixels,
     Tiles,
     tiling_from,
 )
@@ -149,6 +150,7 @@ def locate(
     merge_metric: MergeMetric = "ios",
     merge_threshold: MergeThreshold = 0.5,
     point_distance: PointDistance = None,
+    tile_max_pixels: TileMaxPixels = None,
 ) -> None:
     """Find what a referring expression describes; print its pixel box(es).
 
@@ -181,6 +183,7 @@ def detect(
     merge_metric: MergeMetric = "ios",
     merge_threshold: MergeThreshold = 0.5,
     point_distance: PointDistance = None,
+    tile_max_pixels: TileMaxPixels = None,
 ) -> None:
     """Find every instance of each category; print labelled pixel boxes.
 

@@ -25,6 +25,7 @@ from grounding.cli.tiles import (
     Overlap,
     PointDistance,
     TileFull,
+    TileMaxPixels,
     Tiles,
     tiling_from,
 )
@@ -158,6 +159,7 @@ def bench(
     merge_metric: MergeMetric = "ios",
     merge_threshold: MergeThreshold = 0.5,
     point_distance: PointDistance = None,
+    tile_max_pixels: TileMaxPixels = None,
 ) -> None:
     """Run a model over a dataset split, then score it and write a report.
 

@@ -27,6 +27,7 @@ from grounding.cli.tiles import (
     Overlap,
     PointDistance,
     TileFull,
+    TileMaxPixels,
     Tiles,
     tiling_from,
 )
@@ -189,6 +190,7 @@ def label(
     merge_metric: MergeMetric = "ios",
     merge_threshold: MergeThreshold = 0.5,
     point_distance: PointDistance = None,
+    tile_max_pixels: TileMaxPixels = None,
 ) -> None:
     """Label every image of the inputs with boxes for the classes; write datasets.
 

@@ -16,6 +16,7 @@ __all__ = [
     "Overlap",
     "PointDistance",
     "TileFull",
+    "TileMaxPixels",
     "Tiles",
     "tiling_from",
 ]
@@ -80,10 +81,20 @@ PointDistance = Annotated[
     ),
 ]
 
+TileMaxPixels = Annotated[
+    int | None,
+    typer.Option(
+        "--tile-max-pixels",
+        help="The pixel cap auto fits each tile into (default: the model profile's, e.g. "
+        "5.9 MP for GLM; a model with none gets the whole image as one tile).",
+        rich_help_panel=_PANEL,
+    ),
+]
+
 _METHODS = {"greedy-nmm": "greedy_nmm", "greedy_nmm": "greedy_nmm", "nms": "nms"}
 
 
-def tiling_from(options: Mapping[str, Any], max_pixels: int | None = None) -> Tiling | None:
+def tiling_from(options: Mapping[str, Any]) -> Tiling | None:
     """The :class:`Tiling` the command's options ask for (None without ``--tiles``); a bad
     value is a one-line usage error naming its option."""
     tiles = options.get("tiles")
@@ -108,5 +119,8 @@ def tiling_from(options: Mapping[str, Any], max_pixels: int | None = None) -> Ti
     distance = options.get("point_distance")
     if distance is not None and distance < 0:
         raise typer.BadParameter("must be at least 0", param_hint="--point-distance")
+    max_pixels = options.get("tile_max_pixels")
+    if max_pixels is not None and max_pixels < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--tile-max-pixels")
     merge = MergeOptions(method, metric, threshold, distance)  # type: ignore[arg-type]
     return Tiling(tiles, overlap, bool(options.get("tile_full", True)), merge, max_pixels)
