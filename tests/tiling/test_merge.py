@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from grounding import Grounding
-from grounding.tiling import MergeOptions, combine, merge_labelled_boxes, merge_points, merge_polygons, plan_tiles
+from grounding.tiling import (
+    MergeOptions,
+    combine,
+    merge_labelled_boxes,
+    merge_points,
+    merge_polygons,
+    plan_tiles,
+)
 from tests.conftest import assert_close
 
 NMM_IOS = MergeOptions("greedy_nmm", "ios", 0.5)

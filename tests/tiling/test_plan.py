@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -44,7 +45,7 @@ def test_tiles_cover_the_image_share_the_overlap_and_fit_the_cap(size, overlap) 
     covered_y = sorted({(w.y, w.y + w.height) for w in plan.windows})
     for spans, length, tile in ((covered_x, width, tw), (covered_y, height, th)):
         assert spans[0][0] == 0 and spans[-1][1] == length
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert end - start >= math.floor(overlap * tile)  # neighbours share the overlap
     # auto is the fewest tiles within the cap (among tiles no more elongated than 2:1 or the image)
     limit = math.log(max(2.0, width / height, height / width)) + 1e-9
