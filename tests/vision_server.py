@@ -128,9 +128,7 @@ class VisionServer(ScriptedServer):
         answer = json.dumps([{"label": label, "bbox_2d": list(box)} for label, box in found])
         side = min(self.input_side, max(image.size))
         tokens = side * side * min(image.size) // max(image.size) // 784 + len(text) // 4
-        return chat(
-            f"<|begin_of_box|>{answer}<|end_of_box|>", usage=(tokens, 12 + 20 * len(found))
-        )
+        return chat(f"<|begin_of_box|>{answer}<|end_of_box|>", usage=(tokens, 12 + 20 * len(found)))
 
 
 @dataclass
@@ -184,7 +182,10 @@ def random_scene(
         x, y = rng.randrange(0, width - w), rng.randrange(0, height - h)
         box = (x, y, x + w, y + h)
         if all(
-            box[0] >= b[2] + gap or b[0] >= box[2] + gap or box[1] >= b[3] + gap or b[1] >= box[3] + gap
+            box[0] >= b[2] + gap
+            or b[0] >= box[2] + gap
+            or box[1] >= b[3] + gap
+            or b[1] >= box[3] + gap
             for b in boxes
         ):
             boxes.append(box)
