@@ -83,9 +83,9 @@ def score(setting: Setting, truth: np.ndarray, found: np.ndarray) -> None:
         setting.pred_tp[found_bucket[f]] += 1
 
 
-def plot(settings: list[Setting], path: Path) -> None:
+def plot(settings: list[Setting], images: int, path: Path) -> None:
     """Recall by object size, one line per setting (Pillow only; small on purpose)."""
-    width, height, left, bottom, top, right = 640, 330, 52, 50, 16, 190
+    width, height, left, bottom, top, right = 660, 330, 52, 50, 16, 210
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     x0, x1, y0, y1 = left, width - right, height - bottom, top
@@ -103,23 +103,18 @@ def plot(settings: list[Setting], path: Path) -> None:
     for k, s in enumerate(settings):
         recall = s.tp / np.maximum(s.truth, 1)
         points = [(x, y0 - r * (y0 - y1)) for x, r in zip(xs, recall, strict=True)]
-        draw.line(points, fill=s.colour, width=3)
-        for x, y in points:
-            draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=s.colour)
+        thick = len(settings) - k + 2  # later lines drawn thinner: overlaps stay visible
+        draw.line(points, fill=s.colour, width=thick)
         ly = top + 8 + k * 36
-        draw.line([(x1 + 12, ly + 6), (x1 + 34, ly + 6)], fill=s.colour, width=3)
+        draw.line([(x1 + 12, ly + 6), (x1 + 34, ly + 6)], fill=s.colour, width=thick)
         draw.text((x1 + 40, ly), s.name, fill="black")
-        draw.text(
-            (x1 + 40, ly + 13), f"{s.requests // max(1, settings_images)} req/image", fill="grey"
-        )
+        precision = s.pred_tp.sum() / max(1, s.pred.sum())
+        per_image = s.requests // max(1, images)
+        draw.text((x1 + 40, ly + 13), f"{per_image} req/img, prec. {precision:.2f}", fill="grey")
     image.convert("P", palette=Image.Palette.ADAPTIVE, colors=32).save(path, optimize=True)
 
 
-settings_images = 1
-
-
 def main() -> None:
-    global settings_images
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=4)
     ap.add_argument("--objects", type=int, default=60)
@@ -127,7 +122,6 @@ def main() -> None:
     ap.add_argument("--min-pixels", type=float, default=4.0)
     ap.add_argument("--plot", type=Path, default=Path(__file__).with_name("tiling.png"))
     args = ap.parse_args()
-    settings_images = args.images
     nmm = MergeOptions("greedy_nmm", "ios", 0.5)
     settings = [
         Setting("no tiles", None, (120, 120, 120)),
@@ -183,7 +177,7 @@ def main() -> None:
             f"  {s.name}: "
             + ", ".join(f"{lo}-{hi}: {v}" for (lo, hi), v in zip(BUCKETS, fp, strict=True))
         )
-    plot(settings, args.plot)
+    plot(settings, args.images, args.plot)
     print(f"\nwrote {args.plot} ({args.plot.stat().st_size:,} bytes)")
 
 

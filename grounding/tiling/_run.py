@@ -178,7 +178,10 @@ def _load(image: ImageSource) -> Image.Image:
 
 
 def ground_tiled(image: ImageSource, ask: Ask, tiling: Tiling, model: str | Profile) -> Grounding:
-    """Ask ``ask`` about each window of ``image`` in threads and merge the answers."""
+    """Ask ``ask`` about each window of ``image`` in threads and merge the answers.
+
+    When a window fails, the others still finish, then the first failure is raised.
+    """
     upright = _load(image)
     plan = tiling.plan(upright.size, model)
     crops = cut(upright, plan)
@@ -194,20 +197,17 @@ async def aground_tiled(
 ) -> Grounding:
     """The async twin of :func:`ground_tiled`: the windows are asked as concurrent tasks.
 
-    The first failure cancels the windows still in flight and is raised.
+    When a window fails, the others still finish (their answers are paid for, and cached for
+    the rerun), then the first failure is raised.
     """
     upright = await asyncio.to_thread(_load, image)
     plan = tiling.plan(upright.size, model)
     crops = cut(upright, plan)
-    tasks = [asyncio.ensure_future(ask(crop)) for crop in crops]
-    try:
-        results = await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-    return combine(plan, results, tiling.merge)
+    answers = await asyncio.gather(*(ask(crop) for crop in crops), return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return combine(plan, [a for a in answers if isinstance(a, Grounding)], tiling.merge)
 
 
 def _subject_text(

@@ -192,3 +192,27 @@ def test_bench_with_tiles_scores_the_merged_boxes(big, vision, tmp_path) -> None
     assert scores["tiled"]["config"]["tiling"]["tiles"] == "auto"
     line = json.loads((tmp_path / "tiled" / "predictions.jsonl").read_text().splitlines()[0])
     assert len(line["boxes"]) == 8 and "response" not in line  # merged pixels, not a tile answer
+
+
+def test_locate_with_tiles(big, vision) -> None:
+    tiling = grounding.Tiling("auto", overlap=0.2, full=False, max_pixels=CAP)
+    result = grounding.locate(big / "scene.png", "the scratch", base_url=vision.url, tiles=tiling)
+    assert matched(result.boxes, SMALL) == [True] * len(SMALL) and vision.seen == 12
+
+
+def test_a_failing_tile_fails_its_image_and_the_retry_reuses_the_answered_tiles(big, vision, tmp_path) -> None:
+    from tests.server import error
+
+    vision.script(error(400, "1210", "fixture: a bad request for one tile"))
+    args = [str(big), "--classes", "scratch", "--base-url", vision.url, "--out", str(tmp_path / "o"),
+            "--tiles", "auto", "--tile-max-pixels", str(CAP), "-k", "1"]  # fmt: skip
+    first = cli("label", *args)
+    assert first.exit_code == 0, first.output_text  # a per-image failure: recorded, job goes on
+    failed = (tmp_path / "o" / "failed.csv").read_text()
+    assert "scene.png" in failed and "fixture: a bad request" in failed
+    sent = len(vision.chat_requests)
+    retry = cli("label", *args, "--retry-failed")
+    assert retry.exit_code == 0, retry.output_text
+    assert len(coco_boxes(tmp_path / "o" / "coco.json")) == len(SCENE.boxes)
+    # the other tiles finished before the image failed and come from the cache now
+    assert sent == 13 and len(vision.chat_requests) - sent == 1
