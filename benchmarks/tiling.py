@@ -161,6 +161,8 @@ def main() -> None:
           f"{args.input_side} px, reports >= {args.min_pixels:g} px\n")  # fmt: skip
     print(f"| setting | requests/image | recall by size: {header} | recall | precision |")
     print("|---|---|" + "---|" * len(BUCKETS) + "---|---|")
+    counts = " | ".join(str(v) for v in settings[0].truth)
+    print(f"| (objects) | | {counts} | {objects} | |")
     for s in settings:
         recall = " | ".join(
             f"{tp / t:.2f}" if t else "-" for tp, t in zip(s.tp, s.truth, strict=True)

@@ -91,6 +91,15 @@ TileMaxPixels = Annotated[
     ),
 ]
 
+_DEFAULTS: dict[str, Any] = {
+    "overlap": 0.2,
+    "tile_full": True,
+    "merge": "greedy-nmm",
+    "merge_metric": "ios",
+    "merge_threshold": 0.5,
+    "point_distance": None,
+    "tile_max_pixels": None,
+}
 _METHODS = {"greedy-nmm": "greedy_nmm", "greedy_nmm": "greedy_nmm", "nms": "nms"}
 
 
@@ -99,6 +108,10 @@ def tiling_from(options: Mapping[str, Any]) -> Tiling | None:
     value is a one-line usage error naming its option."""
     tiles = options.get("tiles")
     if tiles is None:
+        for name, default in _DEFAULTS.items():
+            if options.get(name, default) != default:
+                flag = "--no-tile-full" if name == "tile_full" else "--" + name.replace("_", "-")
+                raise typer.BadParameter("only means something with --tiles", param_hint=flag)
         return None
     try:
         parse_grid(tiles)

@@ -60,6 +60,8 @@ class Tiling:
         check_overlap(self.overlap)  # a bad grid or overlap fails here, not per image
         if isinstance(self.tiles, str):
             parse_grid(self.tiles)
+        else:
+            parse_grid("x".join(map(str, self.tiles)))
 
     def plan(self, image_size: tuple[int, int], model: str | Profile) -> TilePlan:
         """The windows for an image of ``image_size`` asked of ``model``."""

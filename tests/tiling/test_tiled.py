@@ -216,3 +216,27 @@ def test_a_failing_tile_fails_its_image_and_the_retry_reuses_the_answered_tiles(
     assert len(coco_boxes(tmp_path / "o" / "coco.json")) == len(SCENE.boxes)
     # the other tiles finished before the image failed and come from the cache now
     assert sent == 13 and len(vision.chat_requests) - sent == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["--overlap", "0.3"], "--overlap"),  # a tiling option without --tiles
+        (["--no-tile-full"], "--no-tile-full"),  # likewise
+        (["--tiles", "auto", "--overlap", "0.95"], "--overlap"),  # tiles would barely move
+        (["--tiles", "auto", "--merge", "wbf"], "--merge"),  # not a merge we have
+        (["--tiles", "auto", "--merge-metric", "giou"], "--merge-metric"),
+        (["--tiles", "auto", "--merge-threshold", "0"], "--merge-threshold"),
+        (["--tiles", "40x40"], "--tiles"),  # 1600 tiles: a mistake, not a job
+    ],
+)
+def test_bad_tiling_options_exit_2_naming_the_option(args, hint, tmp_path) -> None:
+    run = cli("detect", str(tmp_path / "any.png"), "-c", "scratch", "--base-url", "http://127.0.0.1:9/v1", *args)
+    assert run.exit_code == 2 and hint in run.output_text, run.output_text
+
+
+def test_a_bad_grid_fails_when_the_settings_are_made() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        grounding.Tiling((0, 3))
+    with pytest.raises(ValueError, match="overlap"):
+        grounding.Tiling("auto", overlap=1.5)
