@@ -220,7 +220,12 @@ def merge_polygons(
 
     out: list[FloatArray] = []
     out_labels: list[str | None] = []
-    for label, idx in _by_label(labels).items():
+    for label, all_idx in _by_label(labels).items():
+        idx = [i for i in all_idx if len(polygons[i]) >= 3]
+        for i in all_idx:  # fewer than 3 vertices: no area to merge by; kept as given
+            if len(polygons[i]) < 3:
+                out.append(np.asarray(polygons[i], dtype=np.float64).reshape(-1, 2))
+                out_labels.append(label)
         shapes = [shapely.make_valid(shapely.Polygon(polygons[i])) for i in idx]
         order = sorted(range(len(idx)), key=lambda k: -shapes[k].area)
         used = [False] * len(idx)

@@ -82,6 +82,13 @@ def test_polygons_that_overlap_become_their_union_others_stay() -> None:
     assert sorted(labels, key=str) == ["a", "a", "b"]
 
 
+def test_degenerate_polygons_are_kept_as_given() -> None:
+    line = np.array([[0, 0], [10, 10]], float)
+    square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], float)
+    merged, labels = merge_polygons([line, square, square + 1], ["a", "a", "a"], NMM_IOS)
+    assert len(merged) == 2 and any(np.array_equal(p, line) for p in merged) and labels == ["a", "a"]
+
+
 def test_combine_maps_tile_answers_to_original_pixels_and_names_the_tile_in_warnings() -> None:
     plan = plan_tiles((2000, 1000), "1x2", overlap=0.2, full=True)  # tiles at x=0 and x=888
     assert [w.x for w in plan.windows] == [0, 888, 0]
