@@ -54,10 +54,12 @@ class Tiling:
     full: bool = True
     merge: MergeOptions = field(default_factory=MergeOptions)
     max_pixels: int | None = None
-    workers: int = 8  # threads for the synchronous client
+    workers: int = 8  # windows cut and in flight at once, per image
 
     def __post_init__(self) -> None:
         check_overlap(self.overlap)  # a bad grid or overlap fails here, not per image
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
         if isinstance(self.tiles, str):
             parse_grid(self.tiles)
         else:
@@ -84,9 +86,13 @@ class Tiling:
         }
 
 
+def _crop(image: Image.Image, window: Window) -> Image.Image:
+    return image if window.full else image.crop(window.box)
+
+
 def cut(image: Image.Image, plan: TilePlan) -> list[Image.Image]:
     """The image of each window: a crop of the upright original, or the original itself."""
-    return [image if w.full else image.crop(w.box) for w in plan.windows]
+    return [_crop(image, w) for w in plan.windows]
 
 
 def _shifted(result: Grounding, window: Window) -> Grounding:
@@ -182,30 +188,41 @@ def _load(image: ImageSource) -> Image.Image:
 def ground_tiled(image: ImageSource, ask: Ask, tiling: Tiling, model: str | Profile) -> Grounding:
     """Ask ``ask`` about each window of ``image`` in threads and merge the answers.
 
-    When a window fails, the others still finish, then the first failure is raised.
+    At most ``tiling.workers`` windows are cut and in flight at once (a 100 MP image's crops
+    are not all held together). When a window fails, the others still finish, then the first
+    failure is raised.
     """
     upright = _load(image)
     plan = tiling.plan(upright.size, model)
-    crops = cut(upright, plan)
-    if len(crops) == 1:
-        return combine(plan, [ask(crops[0])], tiling.merge)
-    with ThreadPoolExecutor(min(tiling.workers, len(crops)), "grounding-tile") as pool:
-        results = list(pool.map(ask, crops))
+
+    def one(window: Window) -> Grounding:
+        return ask(_crop(upright, window))
+
+    if len(plan.windows) == 1:
+        return combine(plan, [one(plan.windows[0])], tiling.merge)
+    with ThreadPoolExecutor(min(tiling.workers, len(plan.windows)), "grounding-tile") as pool:
+        results = list(pool.map(one, plan.windows))
     return combine(plan, results, tiling.merge)
 
 
 async def aground_tiled(
     image: ImageSource, ask: AsyncAsk, tiling: Tiling, model: str | Profile
 ) -> Grounding:
-    """The async twin of :func:`ground_tiled`: the windows are asked as concurrent tasks.
+    """The async twin of :func:`ground_tiled`: the windows are asked as concurrent tasks,
+    at most ``tiling.workers`` at once.
 
     When a window fails, the others still finish (their answers are paid for, and cached for
     the rerun), then the first failure is raised.
     """
     upright = await asyncio.to_thread(_load, image)
     plan = tiling.plan(upright.size, model)
-    crops = cut(upright, plan)
-    answers = await asyncio.gather(*(ask(crop) for crop in crops), return_exceptions=True)
+    slots = asyncio.Semaphore(tiling.workers)
+
+    async def one(window: Window) -> Grounding:
+        async with slots:  # cut only when there is room to send
+            return await ask(_crop(upright, window))
+
+    answers = await asyncio.gather(*(one(w) for w in plan.windows), return_exceptions=True)
     for answer in answers:
         if isinstance(answer, BaseException):
             raise answer
