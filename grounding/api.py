@@ -22,6 +22,7 @@ from typing import Any
 
 from grounding.client import AsyncClient, Client
 from grounding.images import ImageSource
+from grounding.labeling.classes import map_labels
 from grounding.result import Grounding
 from grounding.tiling import MergeOptions, Tiling, aground_with_tiles, ground_with_tiles
 
@@ -80,6 +81,7 @@ def detect(
     provider: str | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
+    keep_unknown: bool = False,
     tiles: Tiles = None,
     overlap: float = 0.2,
     tile_full: bool = True,
@@ -88,13 +90,24 @@ def detect(
 ) -> Grounding:
     """Every instance of each category (a list or ``"scratch, dent"``), labelled.
 
+    Labels are mapped onto the classes as ``grounding label`` maps them (``scratch-2`` ->
+    ``scratch``; with one class an unlabelled box takes it); shapes whose label matches no
+    class are dropped with a warning unless ``keep_unknown``. ``to_detections()`` of the
+    result numbers the classes by the list's order:
+
+    >>> parts = grounding.detect("part.jpg", ["scratch", "dent"])  # doctest: +SKIP
+    >>> parts.to_detections().class_id  # 0 scratch, 1 dent, in every image  # doctest: +SKIP
+
     ``tiles``, ``overlap``, ``tile_full`` and ``merge`` as for :func:`locate`.
     """
+    names = _names(classes)
     tiling = _tiling(tiles, overlap, tile_full, merge, options)
     with Client(provider, base_url=base_url, api_key=api_key, model=model, **options) as client:
         if tiling is not None:
-            return ground_with_tiles(client, "detect", image, _names(classes), tiling)
-        return client.detect(image, classes)
+            result = ground_with_tiles(client, "detect", image, names, tiling)
+        else:
+            result = client.detect(image, names)
+    return map_labels(result, names, keep_unknown=keep_unknown)
 
 
 async def alocate(
@@ -129,6 +142,7 @@ async def adetect(
     provider: str | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
+    keep_unknown: bool = False,
     tiles: Tiles = None,
     overlap: float = 0.2,
     tile_full: bool = True,
@@ -136,18 +150,21 @@ async def adetect(
     **options: Any,
 ) -> Grounding:
     """The async twin of :func:`detect`."""
+    names = _names(classes)
     tiling = _tiling(tiles, overlap, tile_full, merge, options)
     async with AsyncClient(
         provider, base_url=base_url, api_key=api_key, model=model, **options
     ) as client:
         if tiling is not None:
-            return await aground_with_tiles(client, "detect", image, _names(classes), tiling)
-        return await client.detect(image, classes)
+            result = await aground_with_tiles(client, "detect", image, names, tiling)
+        else:
+            result = await client.detect(image, names)
+    return map_labels(result, names, keep_unknown=keep_unknown)
 
 
 def _names(classes: str | Iterable[str]) -> list[str]:
-    items = classes.split(",") if isinstance(classes, str) else list(classes)
-    names = [c.strip() for c in items if c.strip()]
+    raw = classes.split(",") if isinstance(classes, str) else [str(c) for c in classes]
+    names = [c.strip() for c in raw if c.strip()]
     if not names:
         raise ValueError("detect needs at least one class name")
     return names

@@ -199,7 +199,9 @@ async def run_job(
             if job.tiling is None:
                 result = await ask_image(row.source)
             else:
-                result = await aground_tiled(row.source, ask_image, job.tiling, job.model)
+                result = await aground_tiled(
+                    row.source, ask_image, job.tiling, job.model, job.classes
+                )
         except FATAL as exc:
             stats.stopped, stats.fatal = f"{type(exc).__name__}: {exc}", True
         except APIConnectionError as exc:

@@ -181,12 +181,30 @@ def combine(
     return result
 
 
+def _mapped(result: Grounding, classes: Sequence[str] | None) -> Grounding:
+    if classes is None:
+        return result
+    from grounding.labeling.classes import map_labels  # labeling's runner imports tiling
+
+    return map_labels(result, classes, keep_unknown=True)
+
+
 def _load(image: ImageSource) -> Image.Image:
     return image if isinstance(image, Image.Image) else load_image(image)
 
 
-def ground_tiled(image: ImageSource, ask: Ask, tiling: Tiling, model: str | Profile) -> Grounding:
+def ground_tiled(
+    image: ImageSource,
+    ask: Ask,
+    tiling: Tiling,
+    model: str | Profile,
+    classes: Sequence[str] | None = None,
+) -> Grounding:
     """Ask ``ask`` about each window of ``image`` in threads and merge the answers.
+
+    With ``classes`` each window's labels are first mapped onto them (as ``grounding label``
+    maps labels), so ``scratch-2`` from one tile and ``scratch`` from another merge as one
+    class; labels that match no class are kept for the caller to judge.
 
     At most ``tiling.workers`` windows are cut and in flight at once (a 100 MP image's crops
     are not all held together). When a window fails, the others still finish, then the first
@@ -196,7 +214,7 @@ def ground_tiled(image: ImageSource, ask: Ask, tiling: Tiling, model: str | Prof
     plan = tiling.plan(upright.size, model)
 
     def one(window: Window) -> Grounding:
-        return ask(_crop(upright, window))
+        return _mapped(ask(_crop(upright, window)), classes)
 
     if len(plan.windows) == 1:
         return combine(plan, [one(plan.windows[0])], tiling.merge)
@@ -206,7 +224,11 @@ def ground_tiled(image: ImageSource, ask: Ask, tiling: Tiling, model: str | Prof
 
 
 async def aground_tiled(
-    image: ImageSource, ask: AsyncAsk, tiling: Tiling, model: str | Profile
+    image: ImageSource,
+    ask: AsyncAsk,
+    tiling: Tiling,
+    model: str | Profile,
+    classes: Sequence[str] | None = None,
 ) -> Grounding:
     """The async twin of :func:`ground_tiled`: the windows are asked as concurrent tasks,
     at most ``tiling.workers`` at once.
@@ -220,7 +242,7 @@ async def aground_tiled(
 
     async def one(window: Window) -> Grounding:
         async with slots:  # cut only when there is room to send
-            return await ask(_crop(upright, window))
+            return _mapped(await ask(_crop(upright, window)), classes)
 
     answers = await asyncio.gather(*(one(w) for w in plan.windows), return_exceptions=True)
     for answer in answers:
@@ -229,18 +251,19 @@ async def aground_tiled(
     return combine(plan, [a for a in answers if isinstance(a, Grounding)], tiling.merge)
 
 
-def _subject_text(
+def _question(
     client: Client | AsyncClient,
     task: prompts.Task,
     subject: str | Sequence[str],
     model: str | None,
     thinking: bool | None,
-) -> tuple[str, str]:
+) -> tuple[str, str, list[str] | None]:
+    """The prompt, the model name, and for detect the classes to map labels onto."""
     name = model or client.model
     if task == "detect" and isinstance(subject, str):
         subject = [c.strip() for c in subject.split(",") if c.strip()]
     text = prompts.prompt_text(task, subject, model=get_profile(name), thinking=thinking)
-    return text, name
+    return text, name, list(subject) if task == "detect" else None
 
 
 def ground_with_tiles(
@@ -253,10 +276,15 @@ def ground_with_tiles(
     model: str | None = None,
     thinking: bool | None = None,
 ) -> Grounding:
-    """``client.ground`` over tiles: each window asked with the task's prompt, then merged."""
-    text, name = _subject_text(client, task, subject, model, thinking)
+    """``client.ground`` over tiles: each window asked with the task's prompt, then merged
+    (for detect, by class after mapping each window's labels onto the classes)."""
+    text, name, classes = _question(client, task, subject, model, thinking)
     return ground_tiled(
-        image, lambda tile: client.ask(tile, text, model=name, thinking=thinking), tiling, name
+        image,
+        lambda tile: client.ask(tile, text, model=name, thinking=thinking),
+        tiling,
+        name,
+        classes,
     )
 
 
@@ -271,9 +299,9 @@ async def aground_with_tiles(
     thinking: bool | None = None,
 ) -> Grounding:
     """The async twin of :func:`ground_with_tiles`."""
-    text, name = _subject_text(client, task, subject, model, thinking)
+    text, name, classes = _question(client, task, subject, model, thinking)
 
     async def ask(tile: Image.Image) -> Grounding:
         return await client.ask(tile, text, model=name, thinking=thinking)
 
-    return await aground_tiled(image, ask, tiling, name)
+    return await aground_tiled(image, ask, tiling, name, classes)

@@ -240,3 +240,29 @@ def test_a_bad_grid_fails_when_the_settings_are_made() -> None:
         grounding.Tiling((0, 3))
     with pytest.raises(ValueError, match="overlap"):
         grounding.Tiling("auto", overlap=1.5)
+
+
+class NamingServer(VisionServer):
+    """The fixture vision server, but it names the class "Scratches" when it gets the whole
+    image and "scratch-1" on tiles (models vary their labels like this)."""
+
+    def _answer(self, body):
+        from tests.vision_server import _image_and_text
+
+        reply = super()._answer(body)
+        image, _ = _image_and_text(body)
+        name = "Scratches" if max(image.size) > 1500 else "scratch-1"
+        message = reply.body["choices"][0]["message"]
+        message["content"] = message["content"].replace('"scratch"', f'"{name}"')
+        return reply
+
+
+def test_labels_are_mapped_onto_the_classes_before_tiles_merge(big, tmp_path) -> None:
+    tiling = grounding.Tiling("auto", overlap=0.2, max_pixels=CAP)
+    with NamingServer(input_side=512, min_pixels=4) as server:
+        result = grounding.detect(big / "scene.png", "scratch", base_url=server.url, tiles=tiling, cache=True)
+        assert len(result.boxes) == len(SCENE.boxes) and set(result.labels) == {"scratch"}
+        run = cli("label", str(big), "--classes", "scratch", "--base-url", server.url, "--out", str(tmp_path / "o"),
+                  "--tiles", "auto", "--tile-max-pixels", str(CAP))  # fmt: skip
+        assert run.exit_code == 0, run.output_text
+        assert len(coco_boxes(tmp_path / "o" / "coco.json")) == len(SCENE.boxes)  # not the large one twice
