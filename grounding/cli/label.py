@@ -199,6 +199,7 @@ def label(
     API error (key, arrears, quota); 2 bad settings or inputs; 3 stopped early (cost limit,
     or images that failed for transient reasons: rerun with --retry-failed).
 
+    \b
     Example: grounding label photos/ --classes "scratch,dent" --out labels/ -f coco,yolo -k 8
     Big photos: add --tiles auto (see --dry-run for the tile plan and its cost first).
     """

@@ -28,7 +28,7 @@ Tiles = Annotated[
     typer.Option(
         "--tiles",
         help="Ask about overlapping tiles at full resolution: auto (the fewest tiles within the "
-        "model's pixel cap, so none is downscaled) or ROWSxCOLS such as 2x3 (default: no tiles).",
+        "model's pixel cap, so none is downscaled) or ROWSxCOLS such as 2x3 [default: no tiles].",
         rich_help_panel=_PANEL,
     ),
 ]
@@ -75,8 +75,8 @@ PointDistance = Annotated[
     float | None,
     typer.Option(
         "--point-distance",
-        help="Points of a class closer than this many pixels are one (default: 1% of the "
-        "image's shorter side).",
+        help="Points of a class closer than this many pixels are one [default: 1% of the "
+        "image's shorter side].",
         rich_help_panel=_PANEL,
     ),
 ]
@@ -85,8 +85,8 @@ TileMaxPixels = Annotated[
     int | None,
     typer.Option(
         "--tile-max-pixels",
-        help="The pixel cap auto fits each tile into (default: the model profile's, e.g. "
-        "5.9 MP for GLM; a model with none gets the whole image as one tile).",
+        help="The pixel cap auto fits each tile into [default: the model profile's, e.g. "
+        "5.9 MP for GLM; a model with none gets the whole image as one tile].",
         rich_help_panel=_PANEL,
     ),
 ]
