@@ -26,6 +26,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "EXTENSIONS",
@@ -136,12 +137,19 @@ def file_problem(path: str) -> str | None:
     return None
 
 
+def _glob_root(pattern: str) -> str:
+    parts = Path(os.path.expanduser(pattern)).parts
+    fixed = parts[: next((i for i, p in enumerate(parts) if glob.has_magic(p)), len(parts))]
+    return os.path.abspath(os.path.join(*fixed)) if fixed else os.getcwd()
+
+
 def _real(path: str) -> str:
-    """The absolute link-resolved path; a loop or broken link keeps its absolute path."""
+    """The absolute link-resolved path; a loop or broken link keeps its own name."""
     try:
         return os.path.realpath(path, strict=True)
     except (OSError, RuntimeError):
-        return os.path.abspath(path)
+        folder, name = os.path.split(os.path.abspath(path))
+        return os.path.join(os.path.realpath(folder), name)
 
 
 def _inside(path: str, folder: str | None) -> bool:
@@ -265,6 +273,8 @@ def find_images(
             continue
         if os.path.isfile(path) and not _is_image(path):
             folders.append(os.path.dirname(path))  # a list file: keys relative to its folder
+        elif not os.path.lexists(path) and glob.has_magic(raw):
+            folders.append(_glob_root(raw))  # a glob: relative to the folder before the wildcard
         for found in quiet.entries(raw):
             if isinstance(found, tuple):
                 folders.append(os.path.dirname(found[0]))
