@@ -16,7 +16,7 @@ import asyncio
 import errno
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -325,7 +325,9 @@ async def run_job(
         rounds = storms = 0
         while True:
             try:
-                return await client.complete(messages, model=job.model, use_cache=use_cache)
+                return await before_deadline(
+                    client.complete(messages, model=job.model, use_cache=use_cache)
+                )
             except RateLimitError as exc:
                 limit.slow_down()
                 pause = exc.retry_after
@@ -338,6 +340,16 @@ async def run_job(
                 pause = job.transient_pause * 2**rounds
                 rounds += 1
             await wait(pause)
+
+    async def before_deadline(request: Awaitable[Response]) -> Response:
+        """The request, cut off at the deadline (the image then stays pending)."""
+        if deadline is None:
+            return await request
+        try:
+            return await asyncio.wait_for(request, max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            past_deadline()
+            raise _Stopped from None
 
     async def wait(seconds: float) -> None:
         """Sleep, but never past the deadline nor on after the job stopped."""

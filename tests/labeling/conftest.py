@@ -6,8 +6,10 @@ import os
 import resource
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -104,3 +106,29 @@ def one_line_error(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, stderr
     return lines[0]
+
+
+def wait_for_done(db: Path, n: int, timeout: float = 60) -> int:
+    """Wait until the store's schema is written and ``n`` images are done (how many are)."""
+    deadline = time.monotonic() + timeout
+    done = 0
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+                    done = conn.execute("SELECT COUNT(*) FROM images WHERE status='done'").fetchone()[0]
+            except sqlite3.OperationalError:  # not created yet (no such table), or busy
+                done = 0
+            if done >= n:
+                return done
+        time.sleep(0.05)
+    raise AssertionError(f"{db}: fewer than {n} images done after {timeout} s")
+
+
+def pictures(root: Path, n: int) -> list[str]:
+    """``n`` distinct small pictures in ``root`` (fixtures); their names."""
+    root.mkdir(parents=True, exist_ok=True)
+    names = [f"p{i:03d}.png" for i in range(n)]
+    for i, name in enumerate(names):
+        picture(root / name, i)
+    return names
