@@ -15,7 +15,15 @@ import sys
 import pytest
 
 from grounding import AsyncClient
-from grounding.labeling import AdaptiveLimit, Item, JobStore, LabelJob, find_images, register, run_job
+from grounding.labeling import (
+    AdaptiveLimit,
+    Item,
+    JobStore,
+    LabelJob,
+    find_images,
+    register,
+    run_job,
+)
 from grounding.labeling import runner as runner_module
 from tests.conftest import REPO
 from tests.labeling.conftest import (
