@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,6 +106,15 @@ def _job_faults() -> Iterator[None]:
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror or exc}")
+
+
+def _out_not_around_inputs(inputs: list[str], out_dir: Path) -> None:
+    """``--out`` is never read as input; an input inside it would silently be empty."""
+    out_real = os.path.realpath(out_dir)
+    for raw in inputs:
+        real = os.path.realpath(os.path.expanduser(raw))
+        if real == out_real or real.startswith(out_real.rstrip(os.sep) + os.sep):
+            _fail(f"input {raw} is inside --out {out_dir}; choose an --out apart from the images")
 
 
 def _out_folder(out_dir: Path) -> None:
@@ -322,6 +332,7 @@ def _label(o: dict[str, Any]) -> None:
                 return 0, 0
             return estimate_tokens(width, height, text, profile, o["output_tokens"])
 
+        _out_not_around_inputs(o["inputs"], out_dir)
         if o["dry_run"]:
             _dry_run(o["inputs"], out_dir, part, settings, text, names, price, estimate,
                      o["max_cost"])  # fmt: skip

@@ -132,3 +132,20 @@ def pictures(root: Path, n: int) -> list[str]:
     for i, name in enumerate(names):
         picture(root / name, i)
     return names
+
+
+def grounding_here(*args: str) -> subprocess.CompletedProcess:
+    """Run a ``grounding`` command in this process (no interpreter start-up: for the checks that
+    need no signal, limit or privilege); shaped like :func:`grounding_cli`'s result, with any
+    escaped exception's traceback in ``stderr``."""
+    import traceback
+
+    from typer.testing import CliRunner
+
+    from grounding.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, stderr)

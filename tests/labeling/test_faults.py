@@ -29,6 +29,7 @@ from tests.conftest import REPO
 from tests.labeling.conftest import (
     detections,
     grounding_cli,
+    grounding_here,
     one_line_error,
     per_image,
     picture,
@@ -51,14 +52,23 @@ def popen(*args: str, **kwargs) -> subprocess.Popen:
 def test_one_writer_per_job_and_a_killed_writer_does_not_block(server, tmp_path) -> None:
     root, out = tmp_path / "photos", tmp_path / "out"
     pictures(root, 20)
-    server.default = detections(delay=0.2)
-    first = popen(*label_args(root, out, server, "-k", "1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server.default = detections(delay=1.0)  # 20 s for all: it is still running when refused
+    first = popen(
+        *label_args(root, out, server, "-k", "1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        wait_for_done(out / "job.sqlite", 2)
-        for second in (grounding_cli(*label_args(root, out, server)), grounding_cli("export", str(out))):
+        wait_for_done(out / "job.sqlite", 1)
+        for second in (
+            grounding_cli(*label_args(root, out, server)),
+            grounding_cli("export", str(out)),
+        ):
             assert second.returncode == 2
             line = one_line_error(second.stderr)
-            assert f"pid {first.pid} on {socket.gethostname()}" in line and "grounding label" in line
+            assert (
+                f"pid {first.pid} on {socket.gethostname()}" in line and "grounding label" in line
+            )
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # its lock is left behind, stale
         first.wait()
@@ -67,7 +77,9 @@ def test_one_writer_per_job_and_a_killed_writer_does_not_block(server, tmp_path)
     rerun = grounding_cli(*label_args(root, out, server))
     assert rerun.returncode == 0, rerun.stderr
     after = per_image(server)
-    assert len(after) == 20 and sum(1 for n in after.values() if n > 1) <= 1  # only the one in flight
+    assert (
+        len(after) == 20 and sum(1 for n in after.values() if n > 1) <= 1
+    )  # only the one in flight
     assert sum(asked.values()) < 20
 
 
@@ -75,7 +87,9 @@ def test_a_full_disk_mid_run_is_one_line_exit_2_and_nothing_done_is_lost(server,
     root, out = tmp_path / "photos", tmp_path / "out"
     pictures(root, 60)
     server.default = detections()
-    full = grounding_cli(*label_args(root, out, server, "-k", "2"), fsize=160_000)  # any file > 160 kB fails
+    full = grounding_cli(
+        *label_args(root, out, server, "-k", "2"), fsize=160_000
+    )  # any file > 160 kB fails
     assert full.returncode == 2, full.stderr
     line = one_line_error(full.stderr)
     assert str(out / "job.sqlite") in line and "disk" in line
@@ -102,7 +116,9 @@ def test_a_full_disk_mid_run_is_one_line_exit_2_and_nothing_done_is_lost(server,
         ("/proc/forbidden", False, ("/proc/forbidden", "cannot create")),
     ],
 )
-def test_an_unwritable_out_is_one_line_before_any_request(server, tmp_path, out, unprivileged, words) -> None:
+def test_an_unwritable_out_is_one_line_before_any_request(
+    server, tmp_path, out, unprivileged, words
+) -> None:
     root = tmp_path / "photos"
     pictures(root, 2)
     if out == "readonly":
@@ -110,7 +126,8 @@ def test_an_unwritable_out_is_one_line_before_any_request(server, tmp_path, out,
         out.mkdir()
         out.chmod(0o555)
     server.default = detections()
-    run = grounding_cli(*label_args(root, out, server), unprivileged=unprivileged)
+    args = label_args(root, out, server)
+    run = grounding_cli(*args, unprivileged=True) if unprivileged else grounding_here(*args)
     assert run.returncode == 2, run.stderr
     line = one_line_error(run.stderr)
     assert str(out) in line and all(w in line for w in words)
@@ -139,14 +156,16 @@ def _damage(path, how: str) -> None:
         ("foreign", "not a grounding job store"),  # some other program's database
     ],
 )
-def test_a_damaged_or_foreign_store_is_refused_before_any_request(server, tmp_path, how, words) -> None:
+def test_a_damaged_or_foreign_store_is_refused_before_any_request(
+    server, tmp_path, how, words
+) -> None:
     root, out = tmp_path / "photos", tmp_path / "out"
     pictures(root, 2)
     out.mkdir()
     _damage(out / "job.sqlite", how)
     before = (out / "job.sqlite").read_bytes()
     server.default = detections()
-    run = grounding_cli(*label_args(root, out, server))
+    run = grounding_here(*label_args(root, out, server))
     assert run.returncode == 2, run.stderr
     line = one_line_error(run.stderr)
     assert str(out / "job.sqlite") in line and words in line
@@ -163,7 +182,7 @@ def test_a_crafted_shard_store_is_refused_on_read(tmp_path) -> None:
             store.finish(key, status="done", result={"boxes": []}, size=(40, 30))
     with sqlite3.connect(tmp_path / "crafted" / "job.sqlite") as db:
         db.execute("UPDATE images SET key = '../../victim/evil.png'")
-    run = grounding_cli("export", str(tmp_path / "s1"), "--store", str(tmp_path / "crafted" / "job.sqlite"),
+    run = grounding_here("export", str(tmp_path / "s1"), "--store", str(tmp_path / "crafted" / "job.sqlite"),
                         "-f", "yolo,voc,coco")  # fmt: skip
     assert run.returncode == 2
     line = one_line_error(run.stderr)
@@ -193,7 +212,9 @@ def test_only_a_deadline_ends_the_wait_and_leaves_images_pending(server, tmp_pat
         assert store.counts() == {"pending": 3}  # not failed: rerun to continue
 
 
-def test_an_answer_the_parser_fails_on_is_recorded_and_never_reused_from_the_cache(server, tmp_path, monkeypatch) -> None:
+def test_an_answer_the_parser_fails_on_is_recorded_and_never_reused_from_the_cache(
+    server, tmp_path, monkeypatch
+) -> None:
     pictures(tmp_path / "photos", 2)
     strange = '[{"label": "scratch", "bbox_2d": [100, 100, 4' + "0" * 330 + ", 400]}]"
     real = runner_module.ground_response
@@ -208,10 +229,14 @@ def test_an_answer_the_parser_fails_on_is_recorded_and_never_reused_from_the_cac
     server.default = detections()
 
     async def go(retry_failed: bool):
-        async with AsyncClient("openai", base_url=server.url, cache=str(tmp_path / "cache.sqlite")) as client:
+        async with AsyncClient(
+            "openai", base_url=server.url, cache=str(tmp_path / "cache.sqlite")
+        ) as client:
             with JobStore(tmp_path / "job.sqlite") as store:
                 register(store, find_images([str(tmp_path / "photos")]), None)
-                job = LabelJob(classes=["scratch"], model="glm-4.5v", prompt="find", retry_failed=retry_failed)
+                job = LabelJob(
+                    classes=["scratch"], model="glm-4.5v", prompt="find", retry_failed=retry_failed
+                )
                 await run_job(job, store, client, AdaptiveLimit(1))
                 return {row.key: (row.status, row.error) for row in store.rows()}
 
@@ -229,7 +254,9 @@ def test_ctrl_c_says_how_to_resume_and_exits_130(server, tmp_path) -> None:
     root, out = tmp_path / "photos", tmp_path / "out"
     pictures(root, 20)
     server.default = detections(delay=0.2)
-    proc = popen(*label_args(root, out, server, "-k", "2"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = popen(
+        *label_args(root, out, server, "-k", "2"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         wait_for_done(out / "job.sqlite", 2)
         proc.send_signal(signal.SIGINT)
@@ -263,7 +290,10 @@ def test_unreadable_folders_are_reported_and_unreadable_files_recorded(server, t
     assert f"cannot read {root / 'locked'}: permission denied" in run.stderr
     with JobStore(out / "job.sqlite") as store:
         rows = {row.key: (row.status, row.error) for row in store.rows()}
-    assert rows == {"p000.png": ("done", None), "secret.png": ("failed", "image: permission denied")}
+    assert rows == {
+        "p000.png": ("done", None),
+        "secret.png": ("failed", "image: permission denied"),
+    }
 
 
 def test_request_options_and_the_pixel_limit_reach_the_job(server, tmp_path) -> None:
@@ -272,7 +302,7 @@ def test_request_options_and_the_pixel_limit_reach_the_job(server, tmp_path) -> 
     picture(root / "small.png", 1, (40, 30))
     picture(root / "large.png", 2, (200, 200))
     server.default = detections()
-    run = grounding_cli(*label_args(root, out, server, "--temperature", "0.2", "--max-tokens", "321",
+    run = grounding_here(*label_args(root, out, server, "--temperature", "0.2", "--max-tokens", "321",
                                     "--max-image-pixels", "5000"))  # fmt: skip
     assert run.returncode == 0, run.stderr
     (request,) = server.chat_requests
@@ -285,7 +315,7 @@ def test_request_options_and_the_pixel_limit_reach_the_job(server, tmp_path) -> 
 
 def test_dry_run_needs_no_api_key(tmp_path) -> None:
     pictures(tmp_path / "photos", 3)
-    run = grounding_cli("label", str(tmp_path / "photos"), "--classes", "scratch", "--out", str(tmp_path / "o"),
+    run = grounding_here("label", str(tmp_path / "photos"), "--classes", "scratch", "--out", str(tmp_path / "o"),
                         "--provider", "zai", "--dry-run")  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "images to label" in run.stdout and not (tmp_path / "o").exists()
@@ -293,6 +323,13 @@ def test_dry_run_needs_no_api_key(tmp_path) -> None:
 
 def test_an_unreachable_endpoint_is_exit_2_as_in_locate(tmp_path) -> None:
     pictures(tmp_path / "photos", 1)
-    run = grounding_cli("label", str(tmp_path / "photos"), "--classes", "scratch", "--out", str(tmp_path / "o"),
+    run = grounding_here("label", str(tmp_path / "photos"), "--classes", "scratch", "--out", str(tmp_path / "o"),
                         "--base-url", "http://127.0.0.1:9/v1")  # fmt: skip
     assert run.returncode == 2 and "cannot reach" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_input_inside_out_is_refused(tmp_path) -> None:
+    pictures(tmp_path / "labels" / "photos", 1)
+    run = grounding_here("label", str(tmp_path / "labels" / "photos"), "--classes", "a", "--out",
+                         str(tmp_path / "labels"), "--base-url", "http://127.0.0.1:9/v1")  # fmt: skip
+    assert run.returncode == 2 and "is inside --out" in one_line_error(run.stderr)

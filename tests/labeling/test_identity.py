@@ -37,7 +37,9 @@ def strange_tree(root: Path) -> tuple[set[str], dict[str, str]]:
     return labelled, failing
 
 
-def test_a_strange_tree_is_labelled_once_per_image_and_rerunning_sends_nothing(server, tmp_path) -> None:
+def test_a_strange_tree_is_labelled_once_per_image_and_rerunning_sends_nothing(
+    server, tmp_path
+) -> None:
     tree = tmp_path / "tree"
     labelled, failing = strange_tree(tree)
     server.default = detections()
@@ -81,7 +83,10 @@ def test_the_same_relative_path_under_two_inputs_is_two_images(server, tmp_path)
         run = grounding_cli("label", *inputs, "--classes", "scratch", "--out", out, "--base-url", server.url,
                             "--no-cache", cwd=tmp_path)  # fmt: skip
         assert run.returncode == 0, run.stderr
-        return [image["file_name"] for image in json.loads((tmp_path / out / "coco.json").read_text())["images"]]
+        return [
+            image["file_name"]
+            for image in json.loads((tmp_path / out / "coco.json").read_text())["images"]
+        ]
 
     # together: keys relative to the inputs' common folder
     assert label("both", "cam1", "cam2") == ["cam1/x.jpg", "cam2/x.jpg"]
@@ -101,7 +106,9 @@ def test_the_same_relative_path_under_two_inputs_is_two_images(server, tmp_path)
         ("photos/**/*.png", "cam/a.png"),
     ],
 )
-def test_glob_keys_never_leave_the_output_folder(tmp_path, monkeypatch, pattern: str, key: str) -> None:
+def test_glob_keys_never_leave_the_output_folder(
+    tmp_path, monkeypatch, pattern: str, key: str
+) -> None:
     (tmp_path / "photos" / "cam").mkdir(parents=True)
     (tmp_path / "victim").mkdir()
     picture(tmp_path / "photos" / "cam" / "a.png", 1)
