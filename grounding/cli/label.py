@@ -387,7 +387,8 @@ def _label(o: dict[str, Any]) -> None:
             stats = _run_with_progress(job, store, client, limit, price)
             _summary(stats, store, price, limit)
             if stats.fault:
-                _fail(f"{stats.fault}. Every image finished before it is kept; fix it and rerun.")
+                kept = "every image finished before it is kept: fix it and rerun"
+                _fail(f"{stats.fault.rstrip('.?')}; {kept}")
             _write_exports([store], out_dir, names, chosen, o, settings.model)
             transient = sum(
                 1 for row in store.rows("failed") if (row.error or "").startswith("transient")
@@ -395,8 +396,8 @@ def _label(o: dict[str, Any]) -> None:
     if stats.fatal:
         # nothing listening is a setting to fix (2, as in locate); a refusal is the API's (1)
         err.print(
-            f"[red]error:[/] {escape(stats.stopped or '')}. Everything finished is kept; "
-            "fix it and rerun."
+            f"[red]error:[/] {escape((stats.stopped or '').rstrip('.'))}. Everything finished is "
+            "kept; fix it and rerun."
         )
         raise typer.Exit(2 if stats.unreachable else 1)
     if stats.stopped or transient:

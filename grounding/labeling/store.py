@@ -77,7 +77,7 @@ def _problem(exc: sqlite3.Error | OSError) -> str:
     text = str(exc)
     lowered = text.lower()
     if "disk is full" in lowered or "disk i/o error" in lowered:
-        return f"cannot write ({text}): is the disk full?"
+        return f"cannot write ({text}); is the disk full?"
     if "readonly" in lowered or "read-only" in lowered:
         return f"cannot write ({text}): the file or its folder is read-only"
     if "unable to open" in lowered:
