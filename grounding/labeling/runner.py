@@ -259,6 +259,8 @@ async def run_job(
             )  # fmt: skip
             result = await ground(prepared)
             stored = result.to_dict()
+        except (StoreError, _Stopped):
+            raise
         except FATAL as exc:
             stats.stopped, stats.fatal = f"{type(exc).__name__}: {exc}", True
         except APIConnectionError as exc:
@@ -276,8 +278,6 @@ async def run_job(
             fail(row, "failed", f"request: {exc}")
         except (APIError, GroundingError) as exc:
             fail(row, "failed", f"transient: {type(exc).__name__}: {exc}")
-        except (StoreError, _Stopped):
-            raise
         except Exception as exc:  # nothing about one image may end the job
             fail(row, "failed", f"image: cannot be read: {type(exc).__name__}: {exc}")
         else:

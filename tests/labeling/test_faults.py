@@ -51,8 +51,8 @@ def popen(*args: str, **kwargs) -> subprocess.Popen:
 
 def test_one_writer_per_job_and_a_killed_writer_does_not_block(server, tmp_path) -> None:
     root, out = tmp_path / "photos", tmp_path / "out"
-    pictures(root, 20)
-    server.default = detections(delay=1.0)  # 20 s for all: it is still running when refused
+    pictures(root, 10)
+    server.default = detections(delay=2.0)  # 20 s for all: it is still running when refused
     first = popen(
         *label_args(root, out, server, "-k", "1"),
         stdout=subprocess.DEVNULL,
