@@ -128,12 +128,13 @@ def _numbered(key: str, n: int) -> str:
 
 
 def _same_file(stored: str, source: str) -> bool:
-    """A row written by an older version (a path relative to where it ran, or not
-    link-resolved) that names the file ``source`` names."""
+    """Whether a row's stored path, under the same key, is the image ``source`` names: a row
+    written by an older version (a path relative to where it ran), or one whose file is gone
+    (the folder was moved: the job resumes from the new place instead of paying again)."""
     if stored.startswith(("http://", "https://")):
         return False
     try:
-        return os.path.realpath(stored) == source
+        return os.path.realpath(stored) == source or not os.path.lexists(stored)
     except (OSError, ValueError):
         return False
 

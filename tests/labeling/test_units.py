@@ -18,6 +18,7 @@ from grounding.labeling import (
     in_shard,
     key_problem,
     parse_shard,
+    register,
 )
 from grounding.labeling.cost import Price, estimate_tokens, image_tokens
 from grounding.profiles import get_profile
@@ -184,16 +185,30 @@ def test_find_images_keys_sources_and_the_excluded_folder(tmp_path, monkeypatch)
 
 
 def test_store_numbers_a_taken_key_and_keeps_one_row_per_file(tmp_path) -> None:
+    for folder in "abce":
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.jpg").write_bytes(b"x")
+    a, b, c, e = (str(tmp_path / folder / "x.jpg") for folder in "abce")
     store = JobStore(tmp_path / "job.sqlite")
-    assert store.add([Item("x.jpg", "/a/x.jpg", "/a"), Item("x.jpg", "/b/x.jpg", "/b"),
-                      Item("y.jpg", "/a/x.jpg", "/a"), Item("d/x.tar.jpg", "/c/x.jpg", "/c"),
-                      Item("d/x.tar.jpg", "/e/x.jpg", "/e")]) == 4  # fmt: skip
-    assert {r.key: r.source for r in store.rows()} == {
-        "x.jpg": "/a/x.jpg", "x~2.jpg": "/b/x.jpg", "d/x.tar.jpg": "/c/x.jpg", "d/x.tar~2.jpg": "/e/x.jpg",
-    }  # fmt: skip
+    assert store.add([Item("x.jpg", a, "/a"), Item("x.jpg", b, "/b"),
+                      Item("y.jpg", a, "/a"), Item("d/x.tar.jpg", c, "/c"),
+                      Item("d/x.tar.jpg", e, "/e")]) == 4  # fmt: skip
+    assert {r.key: r.source for r in store.rows()} == {"x.jpg": a, "x~2.jpg": b, "d/x.tar.jpg": c, "d/x.tar~2.jpg": e}
     with pytest.raises(ValueError, match="leave the output folder"):
         store.add([Item("../x.jpg", "/f/x.jpg", "/f")])
     store.close()
+
+
+def test_a_moved_folder_resumes_under_the_same_keys(tmp_path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "x.jpg").write_bytes(b"x")
+    with JobStore(tmp_path / "job.sqlite") as store:
+        register(store, find_images([str(tmp_path / "old")]), None)
+        store.finish("x.jpg", status="done", result={"boxes": []})
+        (tmp_path / "old").rename(tmp_path / "new")
+        assert register(store, find_images([str(tmp_path / "new")]), None) == 0
+        ((row),) = store.rows()
+    assert (row.key, row.status, row.source) == ("x.jpg", "done", str(tmp_path / "new" / "x.jpg"))
 
 
 def test_store_refuses_an_unsafe_key_on_read(tmp_path) -> None:
