@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -23,20 +22,20 @@ from rich.progress import (
 from rich.table import Table
 
 from grounding.cli.ask import (
+    DEFAULT_MAX_IMAGE_MP,
     ApiKey,
     BaseUrl,
+    MaxImageMP,
     MaxTokens,
     Model,
     Provider,
     Temperature,
     Thinking,
     Timeout,
-    fail_cleanly,
 )
+from grounding.cli.exits import API_REFUSED, BAD_INPUT, STOPPED_EARLY, fail, fail_cleanly, warn
 from grounding.cli.options import err, out
-from grounding.errors import APIError, GroundingError
 from grounding.export import FORMATS, export_job
-from grounding.images import DEFAULT_MAX_IMAGE_PIXELS
 from grounding.labeling import (
     AdaptiveLimit,
     JobStats,
@@ -58,7 +57,7 @@ from grounding.profiles import get_profile
 __all__ = ["export", "label"]
 
 STORE = "job.sqlite"
-INTERRUPTED = 130  # the shell's code for Ctrl-C
+RESUME = "interrupted: every finished image is kept; run the same command again to resume"
 _NO_KEY = "dry-run: no key needed"  # a dry run sends nothing; this is never sent or shown
 Formats = Annotated[
     str, typer.Option("--format", "-f", help=f"Comma-separated: {', '.join(FORMATS)}.")
@@ -88,43 +87,23 @@ def _formats(value: str) -> list[str]:
     return formats
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/] {escape(message)}")
-    raise typer.Exit(code)
-
-
-@contextlib.contextmanager
-def _job_faults() -> Iterator[None]:
-    """Disk, store and lock trouble: one line naming the file and the problem, exit 2.
-    API errors are left to :func:`fail_cleanly`."""
-    try:
-        yield
-    except APIError:
-        raise
-    except GroundingError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        _fail(f"{where}{exc.strerror or exc}")
-
-
 def _out_not_around_inputs(inputs: list[str], out_dir: Path) -> None:
     """``--out`` is never read as input; an input inside it would silently be empty."""
     out_real = os.path.realpath(out_dir)
     for raw in inputs:
         real = os.path.realpath(os.path.expanduser(raw))
         if real == out_real or real.startswith(out_real.rstrip(os.sep) + os.sep):
-            _fail(f"input {raw} is inside --out {out_dir}; choose an --out apart from the images")
+            fail(f"input {raw} is inside --out {out_dir}; choose an --out apart from the images")
 
 
 def _out_folder(out_dir: Path) -> None:
     """Make ``--out`` before anything is found or sent; one line if it cannot be."""
     if out_dir.exists() and not out_dir.is_dir():
-        _fail(f"--out {out_dir} is a file, not a folder")
+        fail(f"--out {out_dir} is a file, not a folder")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        _fail(f"--out {out_dir}: cannot create it ({exc.strerror or exc})")
+        fail(f"--out {out_dir}: cannot create it ({exc.strerror or exc})")
 
 
 _EXPORT_OPTIONS = ("keep_unknown", "copy_images", "ls_from_name", "ls_to_name", "ls_image_prefix")
@@ -245,14 +224,7 @@ def label(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Skip the response cache.")] = False,
     max_tokens: MaxTokens = 4096,
     temperature: Temperature = None,
-    max_image_pixels: Annotated[
-        int,
-        typer.Option(
-            "--max-image-pixels",
-            help="Refuse (as that image's failure) an image with more pixels than this, before "
-            "decoding it: the decompression-bomb guard.",
-        ),
-    ] = DEFAULT_MAX_IMAGE_PIXELS,
+    max_image_mp: MaxImageMP = DEFAULT_MAX_IMAGE_MP,
     timeout: Timeout = 300.0,
     ls_from_name: LsFrom = "label",
     ls_to_name: LsTo = "image",
@@ -271,11 +243,8 @@ def label(
 
     Example: grounding label photos/ --classes "scratch,dent" --out labels/ -f coco,yolo -k 8
     """
-    try:
+    with fail_cleanly(RESUME):
         _label(dict(locals()))
-    except KeyboardInterrupt:
-        err.print("interrupted: every finished image is kept; run the same command again to resume")
-        raise typer.Exit(INTERRUPTED) from None
 
 
 def _label(o: dict[str, Any]) -> None:
@@ -288,124 +257,120 @@ def _label(o: dict[str, Any]) -> None:
         part = parse_shard(o["shard"]) if o["shard"] else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--shard") from None
-    for option, value in (("--concurrency", o["concurrency"]), ("--max-tokens", o["max_tokens"]),
-                          ("--max-image-pixels", o["max_image_pixels"])):  # fmt: skip
-        if value < 1:
-            raise typer.BadParameter("must be at least 1", param_hint=option)
+    if o["concurrency"] < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--concurrency")
     if o["deadline"] is not None and o["deadline"] <= 0:
         raise typer.BadParameter("must be a positive number of seconds", param_hint="--deadline")
 
-    with fail_cleanly(), _job_faults():
-        from grounding.client import AsyncClient, resolve_settings
+    from grounding.client import AsyncClient, resolve_settings
 
-        key = o["api_key"] or (_NO_KEY if o["dry_run"] else None)
-        settings = resolve_settings(
-            o["provider"], base_url=o["base_url"], api_key=key, model=o["model"]
+    key = o["api_key"] or (_NO_KEY if o["dry_run"] else None)
+    settings = resolve_settings(
+        o["provider"], base_url=o["base_url"], api_key=key, model=o["model"]
+    )
+    profile = get_profile(settings.model)
+    text = o["prompt"].replace("{classes}", ", ".join(names)) if o["prompt"] else None
+    if text is None:
+        from grounding import prompts
+
+        text = prompts.prompt_text("detect", names, model=profile, thinking=o["thinking"])
+    price = (
+        Price(o["price_in"], o["price_out"], o["currency"])
+        if o["price_in"] is not None and o["price_out"] is not None
+        else find_price(settings.provider.name, profile)
+    )
+    if o["max_cost"] is not None and price is None:
+        raise typer.BadParameter(
+            f"no price known for {settings.model} on {settings.provider.name}: "
+            "give --price-in and --price-out",
+            param_hint="--max-cost",
         )
-        profile = get_profile(settings.model)
-        text = o["prompt"].replace("{classes}", ", ".join(names)) if o["prompt"] else None
-        if text is None:
-            from grounding import prompts
 
-            text = prompts.prompt_text("detect", names, model=profile, thinking=o["thinking"])
-        price = (
-            Price(o["price_in"], o["price_out"], o["currency"])
-            if o["price_in"] is not None and o["price_out"] is not None
-            else find_price(settings.provider.name, profile)
+    def estimate(source: str) -> tuple[int, int]:
+        from PIL import Image
+
+        if not source.startswith(("http://", "https://")) and file_problem(source):
+            return 0, 0  # never open a FIFO or a link loop
+        try:
+            with Image.open(source) as image:
+                width, height = image.size
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return 0, 0
+        return estimate_tokens(width, height, text, profile, o["output_tokens"])
+
+    _out_not_around_inputs(o["inputs"], out_dir)
+    if o["dry_run"]:
+        _dry_run(o["inputs"], out_dir, part, settings, text, names, price, estimate,
+                 o["max_cost"])  # fmt: skip
+        return
+
+    _out_folder(out_dir)
+    with JobLock(out_dir, "label"), JobStore(out_dir / STORE, check=True) as store:
+        job_config = {"classes": names, "prompt": text, "model": settings.model}
+        stored = store.get_meta("job")
+        if stored and (stored.get("classes") != names or stored.get("prompt") != text):
+            fail(
+                f"{out_dir} holds a job for classes {stored.get('classes')} with another "
+                "prompt; use the same --classes/--prompt to resume, or another --out"
+            )
+        store.set_meta("job", job_config)
+        new = _register(store, o["inputs"], out_dir, part)
+        counts = store.counts()
+        err.print(
+            f"{sum(counts.values())} images in the job ({new} new): "
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         )
-        if o["max_cost"] is not None and price is None:
-            raise typer.BadParameter(
-                f"no price known for {settings.model} on {settings.provider.name}: "
-                "give --price-in and --price-out",
-                param_hint="--max-cost",
-            )
 
-        def estimate(source: str) -> tuple[int, int]:
-            from PIL import Image
-
-            if not source.startswith(("http://", "https://")) and file_problem(source):
-                return 0, 0  # never open a FIFO or a link loop
-            try:
-                with Image.open(source) as image:
-                    width, height = image.size
-            except (OSError, ValueError, Image.DecompressionBombError):
-                return 0, 0
-            return estimate_tokens(width, height, text, profile, o["output_tokens"])
-
-        _out_not_around_inputs(o["inputs"], out_dir)
-        if o["dry_run"]:
-            _dry_run(o["inputs"], out_dir, part, settings, text, names, price, estimate,
-                     o["max_cost"])  # fmt: skip
-            return
-
-        _out_folder(out_dir)
-        with JobLock(out_dir, "label"), JobStore(out_dir / STORE, check=True) as store:
-            job_config = {"classes": names, "prompt": text, "model": settings.model}
-            stored = store.get_meta("job")
-            if stored and (stored.get("classes") != names or stored.get("prompt") != text):
-                _fail(
-                    f"{out_dir} holds a job for classes {stored.get('classes')} with another "
-                    "prompt; use the same --classes/--prompt to resume, or another --out"
-                )
-            store.set_meta("job", job_config)
-            new = _register(store, o["inputs"], out_dir, part)
-            counts = store.counts()
-            err.print(
-                f"{sum(counts.values())} images in the job ({new} new): "
-                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-            )
-
-            limit = AdaptiveLimit(o["concurrency"])
-            job = LabelJob(
-                classes=names,
-                model=settings.model,
-                prompt=text,
-                concurrency=o["concurrency"],
-                retry_failed=o["retry_failed"],
-                shard=part,
-                max_cost=o["max_cost"],
-                price=price,
-                estimate=lambda row: estimate(row.source),
-                previews=o["preview"],
-                preview_dir=out_dir / "previews",
-                deadline=o["deadline"],
-                max_image_pixels=o["max_image_pixels"],
-            )
-            client = AsyncClient(
-                settings.provider.name,
-                base_url=settings.base_url,
-                api_key=settings.api_key,
-                model=settings.model,
-                thinking=o["thinking"],
-                max_tokens=o["max_tokens"],
-                temperature=o["temperature"],
-                timeout=o["timeout"],
-                cache=not o["no_cache"],
-                max_connections=o["concurrency"],
-                on_retry=limit.on_retry,
-            )
-            stats = _run_with_progress(job, store, client, limit, price)
-            _summary(stats, store, price, limit)
-            if stats.fault:
-                kept = "every image finished before it is kept: fix it and rerun"
-                _fail(f"{stats.fault.rstrip('.?')}; {kept}")
-            _write_exports([store], out_dir, names, chosen, o, settings.model)
-            transient = sum(
-                1 for row in store.rows("failed") if (row.error or "").startswith("transient")
-            )
+        limit = AdaptiveLimit(o["concurrency"])
+        job = LabelJob(
+            classes=names,
+            model=settings.model,
+            prompt=text,
+            concurrency=o["concurrency"],
+            retry_failed=o["retry_failed"],
+            shard=part,
+            max_cost=o["max_cost"],
+            price=price,
+            estimate=lambda row: estimate(row.source),
+            previews=o["preview"],
+            preview_dir=out_dir / "previews",
+            deadline=o["deadline"],
+            max_image_pixels=round(o["max_image_mp"] * 1e6),
+        )
+        client = AsyncClient(
+            settings.provider.name,
+            base_url=settings.base_url,
+            api_key=settings.api_key,
+            model=settings.model,
+            thinking=o["thinking"],
+            max_tokens=o["max_tokens"],
+            temperature=o["temperature"],
+            timeout=o["timeout"],
+            cache=not o["no_cache"],
+            max_connections=o["concurrency"],
+            on_retry=limit.on_retry,
+        )
+        stats = _run_with_progress(job, store, client, limit, price)
+        _summary(stats, store, price, limit)
+        if stats.fault:
+            kept = "every image finished before it is kept: fix it and rerun"
+            fail(f"{stats.fault.rstrip('.?')}; {kept}")
+        _write_exports([store], out_dir, names, chosen, o, settings.model)
+        transient = sum(
+            1 for row in store.rows("failed") if (row.error or "").startswith("transient")
+        )
     if stats.fatal:
         # nothing listening is a setting to fix (2, as in locate); a refusal is the API's (1)
-        err.print(
-            f"[red]error:[/] {escape((stats.stopped or '').rstrip('.'))}. Everything finished is "
-            "kept; fix it and rerun."
+        fail(
+            f"{stats.stopped}. Everything finished is kept; fix it and rerun.",
+            BAD_INPUT if stats.unreachable else API_REFUSED,
         )
-        raise typer.Exit(2 if stats.unreachable else 1)
     if stats.stopped or transient:
         reason = stats.stopped or (
             f"{transient} images failed for transient reasons; rerun with --retry-failed"
         )
         err.print(f"[yellow]{escape(reason)}[/]")
-        raise typer.Exit(3)
+        raise typer.Exit(STOPPED_EARLY)
 
 
 def _register(store: JobStore, inputs: list[str], out_dir: Path, part: Any) -> int:
@@ -423,11 +388,11 @@ def _register(store: JobStore, inputs: list[str], out_dir: Path, part: Any) -> i
             found = find_images(inputs, exclude=out_dir, on_problem=note)
             new = register(store, found, part)
         except FileNotFoundError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     for line in problems[:20]:
-        err.print(f"[yellow]warning:[/] cannot read {escape(line)}; its images are not in the job")
+        warn(f"cannot read {line}; its images are not in the job")
     if len(problems) > 20:
-        err.print(f"[yellow]warning:[/] … and {len(problems) - 20} more unreadable folders")
+        warn(f"… and {len(problems) - 20} more unreadable folders")
     if problems:
         store.set_meta("unreadable", problems[:1000])
     return new
@@ -538,7 +503,7 @@ def _dry_run(
             tokens_in += a
             tokens_out += b
     except FileNotFoundError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for line in problems[:20]:
         err.print(
             f"[yellow]warning:[/] cannot read {escape(line)}; its images would not be labelled"
@@ -586,11 +551,11 @@ def export(
         err.print(f"[red]error:[/] no job store at {missing[0] if missing else out_dir / STORE}")
         raise typer.Exit(2)
     _out_folder(out_dir)
-    with _job_faults(), JobLock(out_dir, "export"), contextlib.ExitStack() as stack:
+    with fail_cleanly(), JobLock(out_dir, "export"), contextlib.ExitStack() as stack:
         opened = [stack.enter_context(JobStore(p, readonly=True)) for p in paths]
         job = next((s.get_meta("job") for s in opened if s.get_meta("job")), None)
         if not job:
-            _fail(f"{paths[0]} has no job configuration (was it made by grounding label?)")
+            fail(f"{paths[0]} has no job configuration (was it made by grounding label?)")
         _write_exports(
             opened, out_dir, job["classes"], chosen, options, job.get("model", "grounding")
         )

@@ -303,7 +303,7 @@ def test_request_options_and_the_pixel_limit_reach_the_job(server, tmp_path) -> 
     picture(root / "large.png", 2, (200, 200))
     server.default = detections()
     run = grounding_here(*label_args(root, out, server, "--temperature", "0.2", "--max-tokens", "321",
-                                    "--max-image-pixels", "5000"))  # fmt: skip
+                                    "--max-image-mp", "0.005"))  # fmt: skip
     assert run.returncode == 0, run.stderr
     (request,) = server.chat_requests
     assert request.body["temperature"] == 0.2 and request.body["max_tokens"] == 321

@@ -231,3 +231,20 @@ def test_job_lock_one_holder_at_a_time(tmp_path) -> None:
         pass
     with pytest.raises(LockError, match="cannot write in"):
         JobLock(tmp_path / "missing", "label").acquire()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a path's '..' is shown as it is (a refused key must be named truly)
+        ("key '../../victim/evil.png' refused", "key '../../victim/evil.png' refused"),
+        ("cannot read /a/.. now", "cannot read /a/.. now"),
+        # a doubled full stop still becomes one
+        ("is the disk full.. Rerun", "is the disk full. Rerun"),
+        ("stopped..", "stopped."),
+    ],
+)
+def test_one_line_keeps_paths(text, expected) -> None:
+    from grounding.cli.exits import one_line
+
+    assert one_line(text) == expected
