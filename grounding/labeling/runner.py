@@ -253,10 +253,7 @@ async def run_job(
             )
             if problem:
                 raise ImageError(row.source, problem)
-            prepared = await asyncio.to_thread(
-                prepare_image, row.source, profile=get_profile(job.model),
-                max_pixels=client.options.max_pixels, max_image_pixels=job.max_image_pixels,
-            )  # fmt: skip
+            prepared = await prepare(row.source)
             result = await ground(prepared)
             stored = result.to_dict()
         except (StoreError, _Stopped):
@@ -279,7 +276,7 @@ async def run_job(
         except (APIError, GroundingError) as exc:
             fail(row, "failed", f"transient: {type(exc).__name__}: {exc}")
         except Exception as exc:  # nothing about one image may end the job
-            fail(row, "failed", f"image: cannot be read: {type(exc).__name__}: {exc}")
+            fail(row, "failed", f"unexpected error (a bug: please report it): {exc!r}")
         else:
             response = result.response
             usage = asdict(response.usage) if response else None
@@ -301,6 +298,18 @@ async def run_job(
                 except OSError as exc:
                     if exc.errno in _DISK_ERRNOS:
                         halt(exc, f"cannot write a preview in {job.preview_dir}")
+
+    async def prepare(source: str) -> PreparedImage:
+        """Read and encode the image (in a thread); any failure is the image's."""
+        try:
+            return await asyncio.to_thread(
+                prepare_image, source, profile=get_profile(job.model),
+                max_pixels=client.options.max_pixels, max_image_pixels=job.max_image_pixels,
+            )  # fmt: skip
+        except ImageError:
+            raise
+        except Exception as exc:  # Pillow raises more than OSError on strange files
+            raise ImageError(source, f"cannot be read: {type(exc).__name__}: {exc}") from None
 
     async def ground(prepared: PreparedImage) -> Grounding:
         """Ask, and parse; an answer that cannot be used (unparseable, or the parser fails on
