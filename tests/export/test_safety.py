@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from grounding.export import ExportError, export_job
 from grounding.labeling import Item, JobStore
+from grounding.labeling.store import StoreError
 from tests.export.conftest import CLASSES, TRICKY
 
 ALL = ["coco", "yolo", "yolo-seg", "voc", "cvat", "labelstudio"]
@@ -47,8 +49,11 @@ def run_export(out: Path, *extra: str, limit: int | None = None, formats: list[s
 
 def test_a_full_disk_never_damages_the_previous_export(tricky) -> None:
     root, out = tricky
+    (root / "bulk").mkdir()
+    for n in range(200):  # one file per row: the store holds one row per file
+        os.link(root / "empty.png", root / "bulk" / f"{n:03d}.png")
     with JobStore(out / "job.sqlite") as store:  # enough rows that tasks.json outgrows the limit
-        store.add([Item(f"bulk/{n:03d}.png", str(root / "empty.png"), str(root)) for n in range(200)])
+        store.add([Item(f"bulk/{n:03d}.png", str(root / "bulk" / f"{n:03d}.png"), str(root)) for n in range(200)])
         for n in range(200):
             store.finish(f"bulk/{n:03d}.png", status="done", size=(64, 48),
                          result={"boxes": [{"xyxy": [1, 2, 30, 40], "label": "dent"}]})  # fmt: skip
@@ -64,6 +69,19 @@ def test_a_full_disk_never_damages_the_previous_export(tricky) -> None:
     assert run_export(out, "val=0.5", formats=formats).returncode == 0 and snapshot(out) != before
 
 
+def crafted_shard(tmp_path: Path, key: str) -> JobStore:
+    """A shard store holding a done row under ``key``, written past the store's own refusal
+    (as a hand-made or hostile file would be)."""
+    shard = JobStore(tmp_path / "shard.sqlite")
+    safe = "placeholder.png"
+    shard.add([Item(safe, str(tmp_path / "photos" / TRICKY[0].key), str(tmp_path / "photos"))])
+    shard.finish(safe, status="done", size=(64, 48), result={"boxes": [{"xyxy": [1, 1, 9, 9], "label": "dent"}]})
+    shard.close()
+    with sqlite3.connect(tmp_path / "shard.sqlite") as conn:
+        conn.execute("UPDATE images SET key = ? WHERE key = ?", (key, safe))
+    return JobStore(tmp_path / "shard.sqlite")
+
+
 @pytest.mark.parametrize(
     "key",
     [
@@ -76,22 +94,17 @@ def test_a_key_that_would_resolve_outside_is_refused(tricky, tmp_path, key: str)
     _, out = tricky
     export_job([JobStore(out / "job.sqlite")], out, classes=CLASSES, formats=ALL)
     before = snapshot(out)
-    shard = JobStore(tmp_path / "shard.sqlite")  # a merged shard store with a crafted row
-    source = tmp_path / "photos" / TRICKY[0].key
-    shard.add([Item(key, str(source), str(tmp_path / "photos"))])
-    shard.finish(key, status="done", size=(64, 48), result={"boxes": [{"xyxy": [1, 1, 9, 9], "label": "dent"}]})
-    with pytest.raises(ExportError, match="would resolve outside the export folder") as caught:
+    shard = crafted_shard(tmp_path, key)  # a merged shard store with a crafted row
+    with pytest.raises((ExportError, StoreError), match=r"would (resolve outside the export|leave the output) folder") as caught:
         export_job([JobStore(out / "job.sqlite"), shard], out, classes=CLASSES, formats=ALL)
-    assert key in str(caught.value) and "\n" not in str(caught.value)
+    assert repr(key)[1:-1] in str(caught.value) and "\n" not in str(caught.value)
     assert not (tmp_path / "victim").exists() and not (tmp_path.parent / "victim").exists()
     assert snapshot(out) == before
 
 
 def test_the_cli_refuses_it_with_one_line(tricky, tmp_path) -> None:
     _, out = tricky
-    with JobStore(tmp_path / "shard.sqlite") as shard:
-        shard.add([Item("../../victim/evil.png", str(tmp_path / "photos" / TRICKY[0].key), str(tmp_path))])
-        shard.finish("../../victim/evil.png", status="done", size=(64, 48), result={"boxes": []})
+    crafted_shard(tmp_path, "../../victim/evil.png").close()
     run = subprocess.run([sys.executable, "-m", "grounding", "export", str(out), "--store", str(tmp_path / "shard.sqlite"),
                           "-f", "coco,yolo"], capture_output=True, text=True, timeout=120)  # fmt: skip
     assert run.returncode == 2
