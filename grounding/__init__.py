@@ -27,6 +27,7 @@ from grounding.errors import (
     ImageError,
     QuotaExceededError,
     RateLimitError,
+    ReplyTooLargeError,
     ServerError,
 )
 from grounding.export import export_job
@@ -66,6 +67,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "Reference",
+    "ReplyTooLargeError",
     "Response",
     "ResponseCache",
     "RetryPolicy",
