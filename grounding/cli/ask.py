@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from grounding.cli.options import err, print_grounding
+from grounding.cli.options import err, out, print_grounding
 from grounding.client import Client
 from grounding.errors import APIConnectionError, APIError, ConfigurationError, ImageError
 from grounding.prompts import Task
@@ -27,7 +27,8 @@ Provider = Annotated[
     typer.Option(
         "--provider",
         help="zai, bigmodel or openai (any OpenAI-compatible server) [default: "
-        "GROUNDING_PROVIDER; openai if --base-url is given; else zai].",
+        "GROUNDING_PROVIDER; else from --base-url's host: api.z.ai is zai, open.bigmodel.cn "
+        "is bigmodel, any other is openai; else zai].",
     ),
 ]
 BaseUrl = Annotated[
@@ -53,12 +54,31 @@ Json = Annotated[bool, typer.Option("--json", help="Print Grounding.to_dict() JS
 NoCache = Annotated[
     bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
 ]
-MaxTokens = Annotated[int, typer.Option("--max-tokens", help="Longest answer, in tokens.")]
+MaxTokens = Annotated[
+    int | None,
+    typer.Option("--max-tokens", help="Longest answer, in tokens [default: the server's limit]."),
+]
 Temperature = Annotated[
     float | None,
-    typer.Option("--temperature", help="Sampling temperature [default: the server's]."),
+    typer.Option(
+        "--temperature",
+        help="Sampling temperature [default: the server's]; 0 asks for greedy, repeatable "
+        "answers (sent to Z.AI/BigModel as do_sample: false).",
+    ),
 ]
-Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for an answer.")]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout", help="Total seconds one request may take, retries and their waits included."
+    ),
+]
+DownloadImages = Annotated[
+    bool,
+    typer.Option(
+        "--download-images",
+        help="Send an http(s) image's bytes instead of its URL (servers without internet).",
+    ),
+]
 Stream = Annotated[bool, typer.Option("--stream", help="Receive the answer as a stream (SSE).")]
 
 
@@ -87,9 +107,17 @@ def _report(result: Grounding, image: Path | str, out: Path | None, as_json: boo
             "latency_s": round(response.latency, 3),
             "cached": response.cached,
         }
+    if response is not None and response.truncated and result.is_empty:
+        err.print(
+            "[red]error:[/] the answer was cut off at max_tokens before any box "
+            "(raise --max-tokens or use --no-thinking)"
+        )
+        raise typer.Exit(1)
     print_grounding(result, as_json=as_json, extra=extra)
     if response is not None and not as_json:
         u = response.usage
+        if response.cached:
+            out.print("[dim](answer from the response cache; --no-cache asks again)[/]")
         source = "cache" if response.cached else f"{response.latency:.2f} s"
         err.print(f"[dim]{u.prompt_tokens} in / {u.completion_tokens} out tokens, {source}[/]")
     if out is not None:
@@ -100,7 +128,7 @@ def _report(result: Grounding, image: Path | str, out: Path | None, as_json: boo
 
 
 _CLIENT_OPTIONS = ("provider", "base_url", "api_key", "model", "thinking", "max_tokens",
-                   "temperature", "timeout", "stream")  # fmt: skip
+                   "temperature", "timeout", "stream", "download_images")  # fmt: skip
 
 
 def _ask(task: Task, image: str, subject: str | list[str], options: dict[str, Any]) -> None:
@@ -121,10 +149,11 @@ def locate(
     out: Out = None,
     as_json: Json = False,
     no_cache: NoCache = False,
-    max_tokens: MaxTokens = 4096,
+    max_tokens: MaxTokens = None,
     temperature: Temperature = None,
     timeout: Timeout = 300.0,
     stream: Stream = False,
+    download_images: DownloadImages = False,
 ) -> None:
     """Find what a referring expression describes; print its pixel box(es).
 
@@ -146,10 +175,11 @@ def detect(
     out: Out = None,
     as_json: Json = False,
     no_cache: NoCache = False,
-    max_tokens: MaxTokens = 4096,
+    max_tokens: MaxTokens = None,
     temperature: Temperature = None,
     timeout: Timeout = 300.0,
     stream: Stream = False,
+    download_images: DownloadImages = False,
 ) -> None:
     """Find every instance of each category; print labelled pixel boxes.
 

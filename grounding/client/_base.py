@@ -101,7 +101,7 @@ class ClientBase:
         retry: RetryPolicy | None,
         cache: ResponseCache | bool | str | None,
         max_pixels: int | None,
-        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        max_reply_bytes: int | None = None,
         download_images: bool = False,
         on_retry: Callable[[APIError], None] | None = None,
     ) -> None:
@@ -116,7 +116,7 @@ class ClientBase:
         )
         self.retry = retry or RetryPolicy()
         self.timeout = float(timeout)
-        self.max_reply_bytes = int(max_reply_bytes)
+        self.max_reply_bytes = DEFAULT_MAX_REPLY_BYTES if max_reply_bytes is None else max_reply_bytes
         if cache is True:
             self.cache: ResponseCache | None = ResponseCache()
         elif isinstance(cache, str):

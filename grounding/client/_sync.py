@@ -13,7 +13,7 @@ from grounding._reply import Response
 from grounding.cache import ResponseCache
 from grounding.client._base import CHAT_PATH, ClientBase, Wait, classes_list, ground_response
 from grounding.client._retry import Deadline, RetryPolicy
-from grounding.client._wire import DEFAULT_MAX_REPLY_BYTES, transport_error
+from grounding.client._wire import transport_error
 from grounding.errors import APIError
 from grounding.images import ImageSource, PreparedImage
 from grounding.result import Grounding
@@ -27,7 +27,7 @@ class Client(ClientBase):
     ``timeout`` is the total seconds one request may take, retries and waits included.
     ``max_tokens`` None leaves the answer length to the server's own limit. ``cache`` is a
     :class:`ResponseCache`, a path, True for the default location, or None.
-    ``max_reply_bytes`` caps one reply's size; ``download_images`` sends http(s) images as
+    ``max_reply_bytes`` caps one reply's size (None: 32 MiB, decoded); ``download_images`` sends http(s) images as
     their bytes instead of their URL (for servers without internet access). ``transport``
     is httpx's seam for custom networking.
 
@@ -50,7 +50,7 @@ class Client(ClientBase):
         retry: RetryPolicy | None = None,
         cache: ResponseCache | bool | str | None = None,
         max_pixels: int | None = None,
-        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        max_reply_bytes: int | None = None,
         download_images: bool = False,
         transport: httpx.BaseTransport | None = None,
         on_retry: Callable[[APIError], None] | None = None,
