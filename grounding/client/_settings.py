@@ -11,6 +11,7 @@ every message, report and metric only ever shows the clean URL.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ class Settings:
         """The provider and normalized base URL: what the cache key says answered.
 
         Scheme and host lower-cased, default port and trailing slash dropped; credentials
-        are not part of it (the query parameters are, hashed into the key, never stored).
+        are not part of it, and query parameters (which may hold a token) only as a hash.
         """
         parts = urlsplit(self.base_url)
         host = (parts.hostname or "").lower()
@@ -48,7 +49,8 @@ class Settings:
             parts.scheme.lower()
         ) else ""
         query = "&".join(f"{k}={v}" for k, v in sorted(self.url_params))
-        url = urlunsplit((parts.scheme.lower(), host + port, parts.path.rstrip("/"), query, ""))
+        hashed = "sha256=" + hashlib.sha256(query.encode()).hexdigest()[:16] if query else ""
+        url = urlunsplit((parts.scheme.lower(), host + port, parts.path.rstrip("/"), hashed, ""))
         return f"{self.provider.name} {url}"
 
 
