@@ -235,7 +235,9 @@ async def run_job(
                 stats.completion_tokens += response.usage.completion_tokens
                 if job.price:
                     stats.cost += job.price.cost(
-                        response.usage.prompt_tokens, response.usage.completion_tokens
+                        response.usage.prompt_tokens,
+                        response.usage.completion_tokens,
+                        response.usage.cached_tokens,
                     )
             if previews_left > 0 and job.preview_dir is not None:
                 previews_left -= 1
