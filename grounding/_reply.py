@@ -8,7 +8,8 @@ importing the client (which imports the result). Nothing here does I/O.
 Usage(prompt_tokens=1200, completion_tokens=30, total_tokens=1230, cached_tokens=1000)
 >>> Usage.from_api({"prompt_tokens": float("nan"), "completion_tokens": 1e400}).prompt_tokens
 0
->>> Response("", reasoning="drafts [[1,2,3,4]] then <|begin_of_box|>[[5,6,7,8]]<|end_of_box|>").answer()[0]
+>>> reasoning = "drafts [[1,2,3,4]] then <|begin_of_box|>[[5,6,7,8]]<|end_of_box|>"
+>>> Response("", reasoning=reasoning).answer()[0]
 '<|begin_of_box|>[[5,6,7,8]]<|end_of_box|>'
 """
 
@@ -134,8 +135,7 @@ class Response:
                 "servers put everything there)"
             ]
         return "", [
-            "the answer was empty and the reasoning holds no final answer; its drafts are "
-            "not used"
+            "the answer was empty and the reasoning holds no final answer; its drafts are not used"
         ]
 
     def to_cache(self) -> dict[str, Any]:

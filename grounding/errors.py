@@ -10,7 +10,8 @@ arrears". Each error says whether a retry can help.
 ('AccountError', False)
 >>> classify_error(429, {"error": {"code": "1302", "message": "Too many"}}).retryable
 True
->>> type(classify_error(429, {"error": {"code": "insufficient_quota", "message": "quota"}})).__name__
+>>> quota = {"error": {"code": "insufficient_quota", "message": "You exceeded your quota"}}
+>>> type(classify_error(429, quota)).__name__
 'QuotaExceededError'
 """
 

@@ -12,7 +12,8 @@ connection, trickle bytes, send an endless body or a gzip bomb. Every request is
         client = Client("openai", base_url=server.url)
 
 Run it by hand, from any directory (for trying the CLI without a model or a key):
-    python -m grounding.testing --port 8765 --answer "<|begin_of_box|>[[100,200,300,400]]<|end_of_box|>"
+    python -m grounding.testing --port 8765 \\
+        --answer "<|begin_of_box|>[[100,200,300,400]]<|end_of_box|>"
 """
 
 from __future__ import annotations

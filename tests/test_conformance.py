@@ -30,7 +30,17 @@ from grounding import (
 )
 from grounding.client import RetryPolicy
 from tests.conftest import assert_close, photo
-from tests.server import Reply, chat, endless, error, gzip_bomb, openai_error, sse, trickle, vllm_error
+from tests.server import (
+    Reply,
+    chat,
+    endless,
+    error,
+    gzip_bomb,
+    openai_error,
+    sse,
+    trickle,
+    vllm_error,
+)
 
 BOX = "<|begin_of_box|>[[100,200,300,400]]<|end_of_box|>"
 PIXELS = [[64.0, 96.0, 192.0, 192.0]]  # BOX on a 640x480 image

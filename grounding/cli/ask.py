@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from grounding.cli.options import err, out, print_grounding
+from grounding.cli.options import err, print_grounding
+from grounding.cli.options import out as stdout
 from grounding.client import Client
 from grounding.errors import APIConnectionError, APIError, ConfigurationError, ImageError
 from grounding.prompts import Task
@@ -117,7 +118,7 @@ def _report(result: Grounding, image: Path | str, out: Path | None, as_json: boo
     if response is not None and not as_json:
         u = response.usage
         if response.cached:
-            out.print("[dim](answer from the response cache; --no-cache asks again)[/]")
+            stdout.print("[dim](answer from the response cache; --no-cache asks again)[/]")
         source = "cache" if response.cached else f"{response.latency:.2f} s"
         err.print(f"[dim]{u.prompt_tokens} in / {u.completion_tokens} out tokens, {source}[/]")
     if out is not None:

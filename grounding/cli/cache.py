@@ -87,7 +87,10 @@ def clear(
     removed = ResponseCache(target).clear(model=model, older_than=age) if target.exists() else 0
     which = " ".join(
         part
-        for part in (f"of {model}" if model else "", f"older than {older_than}" if age is not None else "")
+        for part in (
+            f"of {model}" if model else "",
+            f"older than {older_than}" if age is not None else "",
+        )
         if part
     )
     out.print(f"removed {removed} cached answer(s){' ' + which if which else ''} from {target}")

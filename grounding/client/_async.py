@@ -30,9 +30,9 @@ class AsyncClient(ClientBase):
     ``timeout`` is the total seconds one request may take, retries and waits included.
     ``max_tokens`` None leaves the answer length to the server's own limit. ``cache`` is a
     :class:`ResponseCache`, a path, True for the default location, or None.
-    ``max_reply_bytes`` caps one reply's size (None: 32 MiB, decoded); ``download_images`` sends http(s) images as
-    their bytes instead of their URL (for servers without internet access). ``transport``
-    is httpx's seam for custom networking.
+    ``max_reply_bytes`` caps one reply's size (None: 32 MiB, decoded). ``download_images``
+    sends http(s) images as their bytes instead of their URL (for servers without internet
+    access). ``transport`` is httpx's seam for custom networking.
 
     >>> async with AsyncClient("zai") as client:  # doctest: +SKIP
     ...     results = await asyncio.gather(*(client.locate(p, "the car") for p in paths))

@@ -116,7 +116,9 @@ class ClientBase:
         )
         self.retry = retry or RetryPolicy()
         self.timeout = float(timeout)
-        self.max_reply_bytes = DEFAULT_MAX_REPLY_BYTES if max_reply_bytes is None else max_reply_bytes
+        self.max_reply_bytes = (
+            DEFAULT_MAX_REPLY_BYTES if max_reply_bytes is None else max_reply_bytes
+        )
         if cache is True:
             self.cache: ResponseCache | None = ResponseCache()
         elif isinstance(cache, str):

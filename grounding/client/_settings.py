@@ -45,9 +45,11 @@ class Settings:
         """
         parts = urlsplit(self.base_url)
         host = (parts.hostname or "").lower()
-        port = f":{parts.port}" if parts.port and parts.port != _DEFAULT_PORTS.get(
-            parts.scheme.lower()
-        ) else ""
+        port = (
+            f":{parts.port}"
+            if parts.port and parts.port != _DEFAULT_PORTS.get(parts.scheme.lower())
+            else ""
+        )
         query = "&".join(f"{k}={v}" for k, v in sorted(self.url_params))
         hashed = "sha256=" + hashlib.sha256(query.encode()).hexdigest()[:16] if query else ""
         url = urlunsplit((parts.scheme.lower(), host + port, parts.path.rstrip("/"), hashed, ""))
@@ -112,9 +114,7 @@ def resolve_settings(
         )
     clean, auth, params = split_credentials(url)
     if not clean.startswith(("http://", "https://")):
-        raise ConfigurationError(
-            f"the base URL must start with http:// or https://, got {clean!r}"
-        )
+        raise ConfigurationError(f"the base URL must start with http:// or https://, got {clean!r}")
     key = api_key or env.get(spec.key_env) or None
     if spec.key_required and not key:
         raise ConfigurationError(

@@ -27,9 +27,9 @@ class Client(ClientBase):
     ``timeout`` is the total seconds one request may take, retries and waits included.
     ``max_tokens`` None leaves the answer length to the server's own limit. ``cache`` is a
     :class:`ResponseCache`, a path, True for the default location, or None.
-    ``max_reply_bytes`` caps one reply's size (None: 32 MiB, decoded); ``download_images`` sends http(s) images as
-    their bytes instead of their URL (for servers without internet access). ``transport``
-    is httpx's seam for custom networking.
+    ``max_reply_bytes`` caps one reply's size (None: 32 MiB, decoded). ``download_images``
+    sends http(s) images as their bytes instead of their URL (for servers without internet
+    access). ``transport`` is httpx's seam for custom networking.
 
     >>> with Client("openai", base_url="http://127.0.0.1:8000/v1") as client:  # doctest: +SKIP
     ...     client.locate("photo.jpg", "the red car").boxes

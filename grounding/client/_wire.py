@@ -5,7 +5,8 @@ size limit, the deadline, the stream rules and the error classification are one 
 
 >>> reader = ReplyReader(200, {"content-type": "text/event-stream"}, limit=1 << 20)
 >>> reader.feed(b'data: {"choices": [{"delta": {"content": "[[1,2,3,4]]"}}]}\\n\\n')
->>> reader.feed(b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\\n\\ndata: [DONE]\\n\\n')
+>>> reader.feed(b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\\n\\n')
+>>> reader.feed(b'data: [DONE]\\n\\n')
 >>> reader.finish(0.1).content
 '[[1,2,3,4]]'
 """
@@ -63,7 +64,9 @@ def _bare_base64(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         for part in parts:
             image = part.get("image_url") if isinstance(part, dict) else None
-            url = image.get("url") if isinstance(image, dict) else None
+            if not isinstance(image, dict):
+                continue
+            url = image.get("url")
             if isinstance(url, str) and url.startswith("data:image/"):
                 image["url"] = url.split("base64,")[-1]
     return out
@@ -144,9 +147,12 @@ def content_text(value: Any) -> str:
         for part in value:
             if isinstance(part, str):
                 texts.append(part)
-            elif isinstance(part, Mapping) and isinstance(part.get("text"), str):
-                if part.get("type", "text") in ("text", "output_text"):
-                    texts.append(part["text"])
+            elif (
+                isinstance(part, Mapping)
+                and isinstance(part.get("text"), str)
+                and part.get("type", "text") in ("text", "output_text")
+            ):
+                texts.append(part["text"])
         return "".join(texts)
     return ""
 
@@ -345,7 +351,13 @@ class _StreamState:
         raw = json.dumps({"content": content, "reasoning": reasoning}, ensure_ascii=False)
         return _checked(
             Response(
-                content, reasoning, self.usage, latency, self.finish_reason, self.model, raw,
+                content,
+                reasoning,
+                self.usage,
+                latency,
+                self.finish_reason,
+                self.model,
+                raw,
                 request_id=self.request_id,
-            )  # fmt: skip
+            )
         )
