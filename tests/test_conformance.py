@@ -66,8 +66,8 @@ CASES = [
     ([chat("", reasoning=f"<think>{DRAFTS}</think>{BOX}")], {}, PIXELS, 1, True),
     # reasoning only, final answer in the markers after the drafts
     ([chat(None, reasoning=f"{DRAFTS} So: {BOX}")], {}, PIXELS, 1, True),
-    # content as a list of parts
-    ([chat([{"type": "text", "text": "The box is "}, {"type": "text", "text": BOX}])], {}, PIXELS, 1, True),
+    # content as a list of parts: only the text parts count (not str() of the list)
+    ([chat([{"type": "thinking", "thinking": DRAFTS}, {"type": "text", "text": "The box is "}, {"type": "text", "text": BOX}])], {}, PIXELS, 1, True),
     # content null and reasoning with drafts only: nothing, never a draft box
     ([chat(None, reasoning=DRAFTS)], {}, EMPTY, 1, True),
     # length with the answer in the content: kept (with a warning), not cached
@@ -160,6 +160,8 @@ CASES = [
     ([error(429, "1302", "busy", retry_after="86400")], {"timeout": 2.0}, RateLimitError, 1, False),
     # a hung endpoint: one deadline, not one timeout per retry
     ([chat(BOX, delay=3.0)], {"timeout": 0.5}, APITimeoutError, 1, False),
+    # an endless error body (HTTP 500): classified from its first 64 KB, retried
+    ([Reply(status=500, endless=b"internal error " * 4096)], {}, PIXELS, 2, True),
 ]
 
 
@@ -226,3 +228,32 @@ def test_locate_command_fails_when_the_answer_was_cut_before_any_box(server, tmp
 
 def test_retry_policy_fixture_is_fast(fast_retry) -> None:
     assert isinstance(fast_retry, RetryPolicy) and fast_retry.base_delay < 0.1
+
+
+# the async twin runs the same plan over other I/O: the rows where reading differs
+ASYNC_ROWS = [1, 15, 20, 27, 29, 30, 48, 49, 50, 51, 52, 53]
+
+
+@pytest.mark.parametrize("row", ASYNC_ROWS, ids=[f"row{i:02d}" for i in ASYNC_ROWS])
+def test_reply_shapes_async(server, fast_retry, tmp_path, row: int) -> None:
+    import asyncio
+
+    from grounding import AsyncClient
+
+    script, options, expect, requests, cached = CASES[row]
+    server.default = GOOD
+    server.script(*script)
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    kwargs = {"timeout": 10.0, **options}
+
+    async def run():
+        async with AsyncClient("openai", base_url=server.url, retry=fast_retry, cache=cache, **kwargs) as client:
+            return await client.locate(photo(), "the car")
+
+    if isinstance(expect, type):
+        with pytest.raises(expect):
+            asyncio.run(run())
+    else:
+        assert_close(asyncio.run(run()).boxes, expect, 4)
+    assert len(server.chat_requests) == requests
+    assert cache.info()["entries"] == (1 if cached else 0)

@@ -220,7 +220,8 @@ class ReplyReader:
         self.size += len(chunk)
         if self.size > self.limit:
             if self.status >= 400:
-                return  # enough of an error body to classify it
+                self._body += chunk[: max(0, self.limit - len(self._body))]
+                raise self._error()  # enough of an error body to classify it: stop reading
             raise ReplyTooLargeError(
                 f"the reply passed {self.limit / 1e6:g} MB (max_reply_bytes) and was abandoned"
             )
@@ -253,14 +254,17 @@ class ReplyReader:
             data, self._data = b"\n".join(self._data), []
             self._stream.event(data)
 
+    def _error(self) -> APIError:
+        body = _decode(bytes(self._body))
+        text = bytes(self._body).decode("utf-8", "replace").strip()
+        if body is None and text:
+            body = {"error": {"message": text[:300]}}
+        return classify_error(self.status, body, retry_after(self.headers))
+
     def finish(self, latency: float) -> Response:
         """The answer; raises the typed error when the reply is not a complete answer."""
         if self.status >= 400:
-            body = _decode(bytes(self._body))
-            text = bytes(self._body).decode("utf-8", "replace").strip()
-            if body is None and text:
-                body = {"error": {"message": text[:300]}}
-            raise classify_error(self.status, body, retry_after(self.headers))
+            raise self._error()
         if self.sse:
             if self._line:
                 self._sse_line(bytes(self._line))
