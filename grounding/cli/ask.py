@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from grounding.cli.options import err, print_grounding
+from grounding.cli.exits import fail_cleanly
+from grounding.cli.options import check_image_output, err, print_grounding
 from grounding.cli.options import out as stdout
 from grounding.client import Client
-from grounding.errors import APIConnectionError, APIError, ConfigurationError, ImageError
+from grounding.images import DEFAULT_MAX_IMAGE_PIXELS, PreparedImage, prepare_image
+from grounding.labeling.classes import map_labels
+from grounding.profiles import get_profile
 from grounding.prompts import Task
 from grounding.result import Grounding
 
-__all__ = ["detect", "fail_cleanly", "locate"]
+__all__ = ["ask_once", "detect", "fail_cleanly", "locate", "report"]
 
 Model = Annotated[
     str | None,
@@ -57,7 +58,9 @@ NoCache = Annotated[
 ]
 MaxTokens = Annotated[
     int | None,
-    typer.Option("--max-tokens", help="Longest answer, in tokens [default: the server's limit]."),
+    typer.Option(
+        "--max-tokens", help="Longest answer, in tokens [default: the server's limit].", min=1
+    ),
 ]
 Temperature = Annotated[
     float | None,
@@ -70,7 +73,9 @@ Temperature = Annotated[
 Timeout = Annotated[
     float,
     typer.Option(
-        "--timeout", help="Total seconds one request may take, retries and their waits included."
+        "--timeout",
+        help="Total seconds one request may take, retries and their waits included.",
+        min=0.001,
     ),
 ]
 DownloadImages = Annotated[
@@ -81,29 +86,41 @@ DownloadImages = Annotated[
     ),
 ]
 Stream = Annotated[bool, typer.Option("--stream", help="Receive the answer as a stream (SSE).")]
+MaxImageMP = Annotated[
+    float,
+    typer.Option(
+        "--max-image-mp",
+        help="Refuse images larger than this many megapixels before decoding them "
+        "(decompression-bomb guard).",
+        min=0.001,
+    ),
+]
+KeepUnknown = Annotated[
+    bool,
+    typer.Option(
+        "--keep-unknown",
+        help="Keep boxes whose label matches none of the classes (dropped with a warning "
+        "otherwise).",
+    ),
+]
+DEFAULT_MAX_IMAGE_MP = DEFAULT_MAX_IMAGE_PIXELS / 1e6
 
 
-@contextmanager
-def fail_cleanly() -> Iterator[None]:
-    """One clear line and the right exit code: 2 for settings and input, 1 for API refusals."""
-    try:
-        yield
-    except (ConfigurationError, ImageError) as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    except APIConnectionError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    except APIError as exc:
-        err.print(f"[red]error:[/] {type(exc).__name__}: {exc}")
-        raise typer.Exit(1) from None
-
-
-def _report(result: Grounding, image: Path | str, out: Path | None, as_json: bool) -> None:
+def report(
+    result: Grounding,
+    image: Path | str,
+    out: Path | None,
+    as_json: bool,
+    extra: dict[str, Any] | None = None,
+    *,
+    table: bool = True,
+) -> None:
+    """Print a result (JSON with ``extra``, or the table unless ``table=False``), the usage
+    line, and draw it into ``out``."""
     response = result.response
-    extra = {}
+    extra = dict(extra or {})
     if response is not None:
-        extra = {
+        extra |= {
             "usage": asdict(response.usage),
             "latency_s": round(response.latency, 3),
             "cached": response.cached,
@@ -114,7 +131,7 @@ def _report(result: Grounding, image: Path | str, out: Path | None, as_json: boo
             "(raise --max-tokens or use --no-thinking)"
         )
         raise typer.Exit(1)
-    print_grounding(result, as_json=as_json, extra=extra)
+    print_grounding(result, as_json=as_json, extra=extra, table=table)
     if response is not None and not as_json:
         u = response.usage
         if response.cached:
@@ -132,11 +149,30 @@ _CLIENT_OPTIONS = ("provider", "base_url", "api_key", "model", "thinking", "max_
                    "temperature", "timeout", "stream", "download_images")  # fmt: skip
 
 
+def ask_once(
+    task: Task, image: str, subject: str | list[str], options: dict[str, Any]
+) -> tuple[Grounding, PreparedImage, str]:
+    """One client, one question: the output path is checked and the image read (with the
+    ``--max-image-mp`` guard) before anything is sent."""
+    check_image_output(options["out"])
+    settings = {k: options[k] for k in _CLIENT_OPTIONS if k in options}
+    with Client(cache=not options["no_cache"], **settings) as client:
+        prepared = prepare_image(
+            image,
+            profile=get_profile(client.model),
+            max_image_pixels=round(options["max_image_mp"] * 1e6),
+            inline_urls=options.get("download_images", False),
+        )
+        return client.ground(task, prepared, subject), prepared, client.model
+
+
 def _ask(task: Task, image: str, subject: str | list[str], options: dict[str, Any]) -> None:
-    """The shared body of locate and detect: one client, one question, the report."""
-    settings = {k: options[k] for k in _CLIENT_OPTIONS}
-    with fail_cleanly(), Client(cache=not options["no_cache"], **settings) as client:
-        _report(client.ground(task, image, subject), image, options["out"], options["as_json"])
+    """The shared body of locate and detect: ask, map classes (detect), report."""
+    with fail_cleanly():
+        result, _, _ = ask_once(task, image, subject, options)
+        if task == "detect":
+            result = map_labels(result, subject, keep_unknown=options["keep_unknown"])
+        report(result, image, options["out"], options["as_json"])
 
 
 def locate(
@@ -155,9 +191,11 @@ def locate(
     timeout: Timeout = 300.0,
     stream: Stream = False,
     download_images: DownloadImages = False,
+    max_image_mp: MaxImageMP = DEFAULT_MAX_IMAGE_MP,
 ) -> None:
     """Find what a referring expression describes; print its pixel box(es).
 
+    \b
     Example: grounding locate photo.jpg "the second bottle from the right" --out boxes.jpg
     """
     _ask("locate", image, expression, locals())
@@ -181,9 +219,16 @@ def detect(
     timeout: Timeout = 300.0,
     stream: Stream = False,
     download_images: DownloadImages = False,
+    max_image_mp: MaxImageMP = DEFAULT_MAX_IMAGE_MP,
+    keep_unknown: KeepUnknown = False,
 ) -> None:
     """Find every instance of each category; print labelled pixel boxes.
 
+    Labels are mapped onto the classes as `grounding label` maps them (case, numbered
+    suffixes such as scratch-2, plurals, one-letter misspellings; with one class, unlabelled
+    boxes take it).
+
+    \b
     Example: grounding detect part.jpg --classes "scratch,dent,crack" --json
     """
     names = [c.strip() for c in classes.split(",") if c.strip()]
