@@ -424,3 +424,19 @@ def test_unreachable_base_url_with_credentials_says_so_without_them(fast_retry) 
     with Client("openai", base_url=f"http://u:hunter2@127.0.0.1:{port}/v1", retry=fast_retry) as client, pytest.raises(APIConnectionError) as info:
         client.locate(photo(), "x")
     assert "hunter2" not in str(info.value)
+
+
+# --- the fixture server, run by hand ------------------------------------------------------
+
+
+def test_fixture_server_runs_from_any_directory_and_says_one_line_when_its_port_is_taken(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "grounding.testing", "--port", str(port)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and f"port {port}" in done.stderr and "Traceback" not in done.stderr

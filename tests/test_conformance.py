@@ -257,3 +257,15 @@ def test_reply_shapes_async(server, fast_retry, tmp_path, row: int) -> None:
         assert_close(asyncio.run(run()).boxes, expect, 4)
     assert len(server.chat_requests) == requests
     assert cache.info()["entries"] == (1 if cached else 0)
+
+
+def test_locate_table_says_when_the_answer_came_from_the_cache(server, tmp_path) -> None:
+    from grounding.cli import app
+
+    server.default = GOOD
+    image = tmp_path / "photo.png"
+    photo().save(image)
+    args = ["locate", str(image), "the car", "--base-url", server.url]
+    first, again = CliRunner().invoke(app, args), CliRunner().invoke(app, args)
+    assert "response cache" not in first.stdout and "response cache" in again.stdout
+    assert len(server.chat_requests) == 1
