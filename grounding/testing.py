@@ -324,9 +324,11 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def _open_ended(self, reply: Reply, content_type: str) -> None:
+            """Headers for a body of unknown length (ends when the connection closes)."""
+            headers = {k.lower(): v for k, v in reply.headers.items()}
             self.send_response(reply.status)
-            self.send_header("Content-Type", content_type)
-            for key, value in reply.headers.items():
+            self.send_header("Content-Type", headers.pop("content-type", content_type))
+            for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("Connection", "close")
             self.end_headers()
@@ -340,12 +342,7 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
 
         def _raw(self, reply: Reply) -> None:
-            headers = dict(reply.headers)
-            self._open_ended(
-                Reply(status=reply.status, headers={k: v for k, v in headers.items()
-                                                    if k.lower() != "content-type"}),
-                headers.get("Content-Type", "application/json"),
-            )  # fmt: skip
+            self._open_ended(reply, "application/json")
             for chunk in reply.chunks or []:
                 self.wfile.write(chunk)
                 self.wfile.flush()

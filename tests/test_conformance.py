@@ -162,6 +162,8 @@ CASES = [
     ([chat(BOX, delay=3.0)], {"timeout": 0.5}, APITimeoutError, 1, False),
     # an endless error body (HTTP 500): classified from its first 64 KB, retried
     ([Reply(status=500, endless=b"internal error " * 4096)], {}, PIXELS, 2, True),
+    # an SSE answer labelled application/json: the body decides
+    ([Reply(stream=sse([BOX]).stream, headers={"Content-Type": "application/json"})], STREAM, PIXELS, 1, True),
 ]
 
 

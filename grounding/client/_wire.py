@@ -182,10 +182,11 @@ def transport_error(exc: httpx.HTTPError, base_url: str) -> APIError:
 class ReplyReader:
     """Reads one reply from its bytes, whatever its shape, and says what it means.
 
-    An HTTP error status, a JSON body (even to a stream request) or an SSE stream (even to a
-    plain request) are all read; the total size is capped at ``limit`` bytes (decoded, so a
-    gzip bomb stops there too) and, with a ``deadline``, each chunk checks the time left so a
-    trickling server cannot hold the client past it.
+    An HTTP error status, a JSON body (even to a stream request, or labelled as an event
+    stream) or an SSE stream (even to a plain request, or labelled as JSON) are all read.
+    The total size is capped at ``limit`` bytes (decoded, so a gzip bomb stops there too)
+    and, with a ``deadline``, each chunk checks the time left so a trickling server cannot
+    hold the client past it.
     """
 
     def __init__(
@@ -201,10 +202,9 @@ class ReplyReader:
         self.limit = limit if status < 400 else min(limit, _ERROR_BODY_LIMIT)
         self.deadline = deadline
         self.size = 0
-        kind = str(headers.get("content-type") or "").lower()
-        self.sse: bool | None = True if "text/event-stream" in kind else None
-        if status >= 400 or "json" in kind:
-            self.sse = False
+        # the body decides, not the content type (servers mislabel both ways): a JSON document
+        # starts with "{" or "[", an SSE stream with a field name ("data:", ":", "event:")
+        self.sse: bool | None = False if status >= 400 else None
         self._body = bytearray()
         self._line = bytearray()
         self._data: list[bytes] = []
