@@ -159,7 +159,7 @@ CASES = [
     # Retry-After: 86400 with a 2 s deadline: gives up at once instead of waiting
     ([error(429, "1302", "busy", retry_after="86400")], {"timeout": 2.0}, RateLimitError, 1, False),
     # a hung endpoint: one deadline, not one timeout per retry
-    ([chat(BOX, delay=3.0)], {"timeout": 0.5}, APITimeoutError, 1, False),
+    ([chat(BOX, delay=5.0)], {"timeout": 1.5}, APITimeoutError, 1, False),
     # an endless error body (HTTP 500): classified from its first 64 KB, retried
     ([Reply(status=500, endless=b"internal error " * 4096)], {}, PIXELS, 2, True),
     # an SSE answer labelled application/json: the body decides
