@@ -135,7 +135,7 @@ def report(
     if response is not None and not as_json:
         u = response.usage
         if response.cached:
-            stdout.print("[dim](answer from the response cache; --no-cache asks again)[/]")
+            stdout.print("(answer from the response cache; --no-cache asks again)", style="dim")
         source = "cache" if response.cached else f"{response.latency:.2f} s"
         err.print(f"[dim]{u.prompt_tokens} in / {u.completion_tokens} out tokens, {source}[/]")
     if out is not None:
