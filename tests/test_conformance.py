@@ -270,4 +270,5 @@ def test_locate_table_says_when_the_answer_came_from_the_cache(server, tmp_path)
     args = ["locate", str(image), "the car", "--base-url", server.url]
     first, again = CliRunner().invoke(app, args), CliRunner().invoke(app, args)
     assert "response cache" not in first.stdout and "response cache" in again.stdout
+    assert "[dim]" not in again.stdout  # printed as text, not as markup
     assert len(server.chat_requests) == 1
