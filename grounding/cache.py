@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResponseCache", "cache_key", "default_cache_path"]
+__all__ = ["ResponseCache", "cache_key", "default_cache_path", "image_urls"]
 
 
 def default_cache_path() -> Path:
@@ -55,6 +55,17 @@ def _image_free(value: Any, digests: Mapping[str, str]) -> Any:
     if isinstance(value, list):
         return [_image_free(v, digests) for v in value]
     return value
+
+
+def image_urls(messages: Any) -> list[str]:
+    """Every image URL in chat messages (``data:`` and http(s) alike)."""
+    if isinstance(messages, dict):
+        if messages.get("type") == "image_url" and isinstance(messages.get("image_url"), dict):
+            return [str(messages["image_url"].get("url", ""))]
+        return [url for v in messages.values() for url in image_urls(v)]
+    if isinstance(messages, list):
+        return [url for v in messages for url in image_urls(v)]
+    return []
 
 
 def cache_key(

@@ -150,3 +150,16 @@ def test_cache_clear_command(tmp_path) -> None:
     bad = CliRunner().invoke(app, ["cache", "clear", "--path", str(path), "--older-than", "soon"])
     assert bad.exit_code == 2
     assert ResponseCache(path).info()["entries"] == 1
+
+
+def test_an_http_image_without_known_bytes_is_not_cached(server, fast_retry, tmp_path) -> None:
+    """complete() called with a URL it has no digest for cannot key it honestly."""
+    server.default = chat(BOX)
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://example.invalid/p.jpg"}}, {"type": "text", "text": "x"}]}]
+    with Client("openai", base_url=server.url, cache=cache, retry=fast_retry) as client:
+        client.complete(messages)
+        assert not client.complete(messages).cached
+        client.complete(messages, image_digests={"http://example.invalid/p.jpg": "ab" * 32})
+        assert client.complete(messages, image_digests={"http://example.invalid/p.jpg": "ab" * 32}).cached
+    assert len(server.chat_requests) == 3

@@ -17,7 +17,7 @@ import httpx
 
 from grounding import prompts
 from grounding._reply import Response
-from grounding.cache import ResponseCache, cache_key
+from grounding.cache import ResponseCache, cache_key, image_urls
 from grounding.client._retry import Deadline, RetryPolicy
 from grounding.client._settings import Settings, resolve_settings
 from grounding.client._wire import DEFAULT_MAX_REPLY_BYTES, ReplyReader, request_body
@@ -181,7 +181,13 @@ class ClientBase:
             stream=self.options.stream if stream is None else stream,
         )
         key = None
-        if self.cache is not None:
+        digests = image_digests or {}
+        by_url = any(
+            url.startswith(("http://", "https://")) and url not in digests
+            for url in image_urls(messages)
+        )
+        # an http(s) image whose bytes are unknown here cannot be keyed honestly: not cached
+        if self.cache is not None and not by_url:
             params = {k: v for k, v in body.items() if k not in ("messages", "model", "stream")}
             key = cache_key(
                 messages,

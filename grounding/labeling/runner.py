@@ -337,7 +337,12 @@ async def run_job(
         while True:
             try:
                 return await before_deadline(
-                    client.complete(messages, model=job.model, use_cache=use_cache)
+                    client.complete(
+                        messages,
+                        model=job.model,
+                        use_cache=use_cache,
+                        image_digests={prepared.url: prepared.digest},
+                    )
                 )
             except RateLimitError as exc:
                 limit.slow_down()
