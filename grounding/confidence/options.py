@@ -19,7 +19,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from grounding.confidence.consistency import fuse_samples
 from grounding.confidence.logprobs import score_shapes
@@ -35,8 +35,7 @@ __all__ = [
     "request_extras",
 ]
 
-Method = Literal["none", "logprobs", "consistency"]
-METHODS: tuple[Method, ...] = ("none", "logprobs", "consistency")
+METHODS = ("none", "logprobs", "consistency")
 
 # Z.AI and BigModel: their chat API has no logprobs parameter and their replies no logprobs
 # field (zai-sdk / zhipuai `chat/completions.py` and `types/chat/chat_completion.py`).
@@ -54,7 +53,7 @@ class ConfidenceOptions:
     """``method``: none, logprobs or consistency; for consistency, ``samples`` answers drawn at
     ``temperature`` and fused at box IoU ``iou``."""
 
-    method: Method = "none"
+    method: str = "none"  # one of METHODS
     samples: int = 5
     iou: float = 0.5
     temperature: float = 0.7
@@ -138,9 +137,8 @@ def combine(
         usage = dataclasses.replace(
             first.usage,
             **{
-                name: sum(getattr(r.usage, name) for r in responses)
-                for name in ("prompt_tokens", "completion_tokens", "total_tokens")
-                if hasattr(first.usage, name)
+                f.name: sum(getattr(r.usage, f.name) for r in responses)
+                for f in dataclasses.fields(first.usage)
             },
         )
         fused.response = dataclasses.replace(
