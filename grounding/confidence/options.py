@@ -72,6 +72,15 @@ class ConfidenceOptions:
                 f"the sampling temperature must be in (0, 2), got {self.temperature}"
             )
 
+    def describe(self) -> str:
+        """One line for run records: what decides the scores."""
+        if self.method == "consistency":
+            return (
+                f"consistency: {self.samples} samples at temperature {self.temperature}, "
+                f"fused at IoU {self.iou}"
+            )
+        return self.method
+
     @property
     def requests_per_question(self) -> int:
         """What one question costs in requests (and so in tokens)."""
@@ -147,6 +156,5 @@ def combine(
             cached=all(r.cached for r in responses),
             latency=max(r.latency for r in responses),
         )
-        fused.warnings.append(f"scores: agreement across {len(responses)} sampled answers")
         return fused
     return ground(responses[0])
