@@ -179,10 +179,10 @@ class AsyncClient(ClientBase):
                     image_digests={prepared.url: prepared.digest},
                     extra=extra,
                 )
-                for extra in self._extras
+                for extra in self.request_extras
             )
         )
-        return self._scored(responses, prepared, name)
+        return self.combine(responses, prepared, name)
 
     async def locate(
         self, image: ImageSource | PreparedImage, expression: str, **kwargs: Any

@@ -119,8 +119,9 @@ class ClientBase:
         if isinstance(confidence, str):
             confidence = ConfidenceOptions(confidence)
         self.confidence = confidence or ConfidenceOptions()
-        # one body extension per request of a question; refuses a method the provider lacks
-        self._extras = request_extras(self.confidence, self.settings.provider.name)
+        # the body fields of each request one question takes (one per sample); raises for a
+        # method the provider lacks, before anything is sent
+        self.request_extras = request_extras(self.confidence, self.settings.provider.name)
         self.retry = retry or RetryPolicy()
         self.timeout = float(timeout)
         self.max_reply_bytes = (
@@ -249,10 +250,11 @@ class ClientBase:
             yield Wait(delay)
             attempt += 1
 
-    def _scored(
+    def combine(
         self, responses: Sequence[Response], prepared: PreparedImage, model: str
     ) -> Grounding:
-        """One result from the replies to a question's requests (see :attr:`confidence`)."""
+        """One result from the replies to a question's requests, one per
+        :attr:`request_extras` entry, scored as :attr:`confidence` says."""
         return combine(responses, lambda r: ground_response(r, prepared, model), self.confidence)
 
     # --- images and prompts -----------------------------------------------------------

@@ -171,9 +171,9 @@ class Client(ClientBase):
                 image_digests={prepared.url: prepared.digest},
                 extra=extra,
             )
-            for extra in self._extras
+            for extra in self.request_extras
         ]
-        return self._scored(responses, prepared, name)
+        return self.combine(responses, prepared, name)
 
     def locate(
         self, image: ImageSource | PreparedImage, expression: str, **kwargs: Any
