@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,6 +60,13 @@ LsTo = Annotated[str, typer.Option("--ls-to-name", help="Label Studio object nam
 LsPrefix = Annotated[
     str, typer.Option("--ls-image-prefix", help="Prefix of image paths in Label Studio tasks.")
 ]
+
+
+class Engine(str, Enum):
+    """Where ``grounding label`` runs the requests."""
+
+    local = "local"
+    ray = "ray"
 
 
 def _formats(value: str) -> list[str]:
@@ -172,6 +181,23 @@ def label(
     ls_from_name: LsFrom = "label",
     ls_to_name: LsTo = "image",
     ls_image_prefix: LsPrefix = "/data/local-files/?d=",
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: this process; ray: a Ray cluster's actors (pip install 'grounding[ray]'),"
+            " -k requests in flight shared among them.",
+        ),
+    ] = Engine.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address", help="Ray cluster to join (ray://… or host:port) [default: local]."
+        ),
+    ] = None,
+    ray_actors: Annotated[
+        int, typer.Option("--ray-actors", min=1, help="Labeling actors with --engine ray.")
+    ] = 2,
 ) -> None:
     """Label every image of the inputs with boxes for the classes; write datasets.
 
@@ -280,7 +306,12 @@ def label(
             max_connections=concurrency,
             on_retry=limit.on_retry,
         )
-        stats = _run_with_progress(job, store, client, limit, price)
+        run = None
+        if engine is Engine.ray:
+            from grounding.labeling.ray import ray_runner
+
+            run = ray_runner(job, store, client, address=ray_address, actors=ray_actors)
+        stats = _run_with_progress(job, store, client, limit, price, run)
         _summary(stats, store, price, limit)
         _write_exports([store], out_dir, names, chosen, options, settings.model)
         transient = sum(
@@ -299,7 +330,12 @@ def label(
 
 
 def _run_with_progress(
-    job: LabelJob, store: JobStore, client: Any, limit: AdaptiveLimit, price: Price | None
+    job: LabelJob,
+    store: JobStore,
+    client: Any,
+    limit: AdaptiveLimit,
+    price: Price | None,
+    run: Callable[[Callable[[JobStats], None]], JobStats] | None = None,
 ) -> JobStats:
     columns = (
         TextColumn("[bold]labeling"),
@@ -331,6 +367,9 @@ def _run_with_progress(
                 cost=price.show(stats.cost) if price else "cost ?",
                 limit=limit.limit,
             )
+
+        if run is not None:  # another engine (Ray) runs the job and reports progress
+            return run(update)
 
         async def go() -> JobStats:
             async with client:
