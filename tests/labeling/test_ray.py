@@ -206,10 +206,9 @@ def test_a_killed_driver_reruns_only_the_pending_images(cluster, server, tmp_pat
     # asked before the kill but not stored: in flight (-k 4) or on the way to the driver
     assert sum(before.values()) - len(done_keys) <= 4 + 4
 
-    rerun = subprocess.run(args, capture_output=True, text=True, timeout=240)
-    assert rerun.returncode == 0, rerun.stderr
+    stats, counts = recipe(server.url, root, out)  # the rerun (in this process: one Ray start less)
+    assert counts == {"done": 60} and stats.done == 60 - len(done_keys)
     with JobStore(db) as store:
-        assert store.counts() == {"done": 60}
         assert len(list(store.rows())) == 60  # one row per image, no duplicates
     after = per_image(server)
     assert len(after) == 60
@@ -217,3 +216,22 @@ def test_a_killed_driver_reruns_only_the_pending_images(cluster, server, tmp_pat
     assert sum(after.values()) - sum(before.values()) == 60 - len(done_keys)
     # ... so the only images asked twice are those asked before the kill and not stored
     assert sum(1 for n in after.values() if n > 1) == sum(before.values()) - len(done_keys)
+
+
+def test_settings_ray_cannot_honour_are_refused_before_anything_is_sent(server, tmp_path) -> None:
+    make_tree(tmp_path / "p")
+    run = label(str(tmp_path / "p"), "--classes", "scratch", "--out", str(tmp_path / "o"), "--base-url", server.url,
+                "--engine", "ray", "--max-cost", "1", "--price-in", "1", "--price-out", "1")  # fmt: skip
+    assert run.returncode == 2 and "--max-cost not available with --engine ray" in run.stderr
+    assert not server.chat_requests
+
+
+def test_the_api_key_travels_to_the_actors_hidden() -> None:
+    from grounding import AsyncClient
+    from grounding.labeling.ray import client_options
+    from grounding.labeling.ray._worker import Secret
+
+    client = AsyncClient("zai", api_key="sk-very-secret", model="glm-4.5v", timeout=12.0, cache=False)
+    options = client_options(client)
+    assert options["api_key"] == "sk-very-secret" and options["timeout"] == 12.0 and options["cache"] is False
+    assert "sk-very-secret" not in repr(Secret(options["api_key"]))

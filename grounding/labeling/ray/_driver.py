@@ -88,11 +88,11 @@ def run_ray_job(
         for part in _windows(store.rows(*statuses), window):
             if stats.fatal:
                 break
-            labelled = ray.data.from_items([{"key": r.key, "source": r.source} for r in part])
-            labelled = labelled.map_batches(
+            items = ray.data.from_items([{"key": r.key, "source": r.source} for r in part])
+            kwargs = {"job": job, "client": options, "concurrency": cap, "coordinator": coordinator}
+            labelled = items.map_batches(
                 RayLabeler,
-                fn_constructor_kwargs={"job": job, "client": options, "concurrency": cap,
-                                       "coordinator": coordinator},  # fmt: skip
+                fn_constructor_kwargs=kwargs,
                 compute=ray.data.ActorPoolStrategy(size=actors, max_concurrent_calls_per_actor=2),
                 num_cpus=num_cpus,
                 batch_size=batch_size or max(4, cap),

@@ -172,9 +172,7 @@ class RayLabeler:
         finally:
             store.close()
         await asyncio.gather(*store.sent)  # every row is with the coordinator before we return
-        return pa.table(
-            {"key": keys, "status": [statuses[k] for k in keys]}, schema=OUTPUT_COLUMNS
-        )
+        return pa.table({"key": keys, "status": [statuses[k] for k in keys]}, schema=OUTPUT_COLUMNS)
 
 
 class _ForwardingStore(JobStore):
