@@ -1,6 +1,7 @@
 """``grounding label --engine ray`` and ``run_ray_job`` on a real local Ray cluster.
 
-One cluster for the module (2 CPUs, as a small laptop); drivers run in this process or as
+The cluster tests are slow (a cluster and a few actor pools), so behind the ``ray`` marker:
+``python -m pytest -m ray`` (CI runs them as a step of its own). One cluster for the module (2 CPUs, as a small laptop); drivers run in this process or as
 subprocesses joining it with ``--ray-address``. The scripted server on 127.0.0.1 plays the
 model: a fixture that finds the red square in the image it was sent and answers its box in
 GLM's 0-1000 scale, so every box checks the whole path (EXIF orientation, mode, resize, the
@@ -18,6 +19,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -108,6 +110,7 @@ def label(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)  # fmt: skip
 
 
+@pytest.mark.ray
 def test_engine_ray_labels_a_mixed_tree_upright_and_export_reads_it(cluster, server, tmp_path) -> None:
     root, out = tmp_path / "photos", tmp_path / "out"
     make_tree(root)
@@ -164,6 +167,7 @@ def many(root: Path, n: int) -> None:
         Image.new("RGB", (48, 32), (i, 255 - i, (i * 7) % 256)).save(folder / f"{i:03d}.png")  # distinct
 
 
+@pytest.mark.ray
 def test_arrears_stop_the_whole_job_after_at_most_the_requests_in_flight(cluster, server, tmp_path) -> None:
     many(tmp_path / "p", 60)
     server.script(*[chat('[{"label": "scratch", "bbox_2d": [1,1,500,500]}]') for _ in range(10)])
@@ -183,10 +187,22 @@ def test_arrears_stop_the_whole_job_after_at_most_the_requests_in_flight(cluster
     assert len(server.chat_requests) - before == 50 + 40  # each of the 50 answered once
 
 
+@pytest.mark.ray
 def test_a_killed_driver_reruns_only_the_pending_images(cluster, server, tmp_path) -> None:
     root, out = tmp_path / "p", tmp_path / "o"
     many(root, 60)
-    server.default = chat('[{"label": "scratch", "bbox_2d": [1,1,500,500]}]', delay=0.3)
+    answer, lock, in_flight = chat('[{"label": "scratch", "bbox_2d": [1,1,500,500]}]'), threading.Lock(), [0, 0]
+
+    def slow(body: dict) -> Reply:  # answers after 0.3 s, counting the requests in flight
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+        time.sleep(0.3)
+        with lock:
+            in_flight[0] -= 1
+        return answer
+
+    server.default = slow
     args = [sys.executable, "-m", "grounding", "label", str(root), "--classes", "scratch", "--out", str(out),
             "--base-url", server.url, "--no-cache", "--engine", "ray", "--ray-address", cluster, "-k", "4"]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -205,6 +221,7 @@ def test_a_killed_driver_reruns_only_the_pending_images(cluster, server, tmp_pat
     before = per_image(server)
     # asked before the kill but not stored: in flight (-k 4) or on the way to the driver
     assert sum(before.values()) - len(done_keys) <= 4 + 4
+    assert in_flight[1] == 4  # the two async actors kept their shares of -k 4 busy, no more
 
     stats, counts = recipe(server.url, root, out)  # the rerun (in this process: one Ray start less)
     assert counts == {"done": 60} and stats.done == 60 - len(done_keys)
