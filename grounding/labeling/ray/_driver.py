@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -72,7 +73,7 @@ def run_ray_job(
     if not ray.is_initialized():
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.WARNING)  # fmt: skip
+                     logging_level=logging.ERROR)  # fmt: skip
         except (ConnectionError, ValueError, RuntimeError) as exc:
             where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
             raise ConfigurationError(f"cannot start or join {where}: {exc}") from None
@@ -192,6 +193,8 @@ def ray_runner(
     if unsupported:
         raise ConfigurationError(f"{' and '.join(unsupported)} not available with --engine ray")
     options = client_options(client)
+    # one line per problem, as everywhere in the CLI: Ray Data's notices go to its log files
+    os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
 
     def run(on_progress: Callable[[JobStats], None]) -> JobStats:
         return run_ray_job(
