@@ -235,12 +235,21 @@ def test_a_killed_driver_reruns_only_the_pending_images(cluster, server, tmp_pat
     assert sum(1 for n in after.values() if n > 1) == sum(before.values()) - len(done_keys)
 
 
-def test_settings_ray_cannot_honour_are_refused_before_anything_is_sent(server, tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        # Ray cannot cap the cost across actors: refused before anything is sent
+        (["--max-cost", "1", "--price-in", "1", "--price-out", "1"], "--max-cost not available with --engine ray"),
+        # nobody listens at the address: one line at once (Ray itself retries for minutes)
+        (["--ray-address", "127.0.0.1:1"], "--ray-address 127.0.0.1:1: no Ray cluster answers there"),
+    ],
+)
+def test_what_ray_cannot_do_is_one_line_and_exit_2(server, tmp_path, extra: list[str], message: str) -> None:
     make_tree(tmp_path / "p")
     run = label(str(tmp_path / "p"), "--classes", "scratch", "--out", str(tmp_path / "o"), "--base-url", server.url,
-                "--engine", "ray", "--max-cost", "1", "--price-in", "1", "--price-out", "1")  # fmt: skip
-    assert run.returncode == 2 and "--max-cost not available with --engine ray" in run.stderr
-    assert not server.chat_requests
+                "--engine", "ray", *extra)  # fmt: skip
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and not server.chat_requests
 
 
 def test_the_api_key_travels_to_the_actors_hidden() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -71,6 +72,7 @@ def run_ray_job(
     if not stats.total:
         return stats  # nothing to do: no cluster needed
     if not ray.is_initialized():
+        _check_reachable(address)
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.ERROR)  # fmt: skip
@@ -103,6 +105,20 @@ def run_ray_job(
     finally:
         ray.kill(coordinator)
     return stats
+
+
+def _check_reachable(address: str | None) -> None:
+    """A ``host:port`` that nobody answers on: one line now (Ray itself retries for minutes)."""
+    if not address or "://" in address or address == "auto" or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=10):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(
+            f"--ray-address {address}: no Ray cluster answers there ({exc})"
+        ) from None
 
 
 def _drain(
