@@ -17,6 +17,7 @@ from typing import Any
 
 from grounding.client import AsyncClient, Client
 from grounding.images import ImageSource
+from grounding.labeling.classes import map_labels
 from grounding.result import Grounding
 
 __all__ = ["adetect", "alocate", "detect", "locate"]
@@ -45,11 +46,22 @@ def detect(
     provider: str | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
+    keep_unknown: bool = False,
     **options: Any,
 ) -> Grounding:
-    """Every instance of each category (a list or ``"scratch, dent"``), labelled."""
+    """Every instance of each category (a list or ``"scratch, dent"``), labelled.
+
+    Labels are mapped onto the classes as ``grounding label`` maps them (``scratch-2`` ->
+    ``scratch``; with one class an unlabelled box takes it); shapes whose label matches no
+    class are dropped with a warning unless ``keep_unknown``. ``to_detections()`` of the
+    result numbers the classes by the list's order:
+
+    >>> parts = grounding.detect("part.jpg", ["scratch", "dent"])  # doctest: +SKIP
+    >>> parts.to_detections().class_id  # 0 scratch, 1 dent, in every image  # doctest: +SKIP
+    """
+    names = _names(classes)
     with Client(provider, base_url=base_url, api_key=api_key, model=model, **options) as client:
-        return client.detect(image, classes)
+        return map_labels(client.detect(image, names), names, keep_unknown=keep_unknown)
 
 
 async def alocate(
@@ -77,10 +89,21 @@ async def adetect(
     provider: str | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
+    keep_unknown: bool = False,
     **options: Any,
 ) -> Grounding:
     """The async twin of :func:`detect`."""
+    names = _names(classes)
     async with AsyncClient(
         provider, base_url=base_url, api_key=api_key, model=model, **options
     ) as client:
-        return await client.detect(image, classes)
+        result = await client.detect(image, names)
+    return map_labels(result, names, keep_unknown=keep_unknown)
+
+
+def _names(classes: str | Iterable[str]) -> list[str]:
+    raw = classes.split(",") if isinstance(classes, str) else [str(c) for c in classes]
+    names = [c.strip() for c in raw if c.strip()]
+    if not names:
+        raise ValueError("detect needs at least one class name")
+    return names

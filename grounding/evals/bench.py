@@ -31,7 +31,22 @@ from grounding.evals.metrics import iou, point_in_box
 from grounding.prompts import Task
 from grounding.result import Grounding
 
-__all__ = ["BenchProgress", "done_ids", "run_bench"]
+__all__ = [
+    "RUN_CONFIG",
+    "BenchProgress",
+    "config_differences",
+    "done_ids",
+    "read_run_config",
+    "run_bench",
+    "write_run_config",
+]
+
+RUN_CONFIG = "run.json"
+# what decides the answers in a run folder; a resume with any of them changed would mix runs
+RUN_KEYS = (
+    "dataset", "split", "model", "provider", "base_url", "prompt", "thinking",
+    "temperature", "max_tokens", "parser",
+)  # fmt: skip
 
 FATAL = (AuthenticationError, AccountError, QuotaExceededError, APIConnectionError)
 
@@ -63,6 +78,40 @@ def done_ids(path: Path) -> set[str]:
             if "error" not in row:
                 ids.add(str(row["id"]))
     return ids
+
+
+def read_run_config(folder: Path) -> dict[str, Any] | None:
+    """The configuration a run folder was made with (``run.json``), or None."""
+    path = folder / RUN_CONFIG
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_run_config(folder: Path, config: dict[str, Any]) -> Path:
+    """Record ``config`` in ``folder/run.json`` (the folder is created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / RUN_CONFIG
+    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def config_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """What differs between a run folder's configuration and this run's, in words.
+
+    >>> config_differences({"model": "glm-4.5v", "thinking": False},
+    ...                    {"model": "qwen2.5-vl", "thinking": False})
+    ["model: 'glm-4.5v' in the folder, 'qwen2.5-vl' now"]
+    """
+    return [
+        f"{key}: {stored.get(key)!r} in the folder, {current.get(key)!r} now"
+        for key in RUN_KEYS
+        if (key in stored or key in current) and stored.get(key) != current.get(key)
+    ]
 
 
 def _subject(sample: Sample, task: Task) -> str | list[str]:
