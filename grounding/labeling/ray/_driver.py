@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from grounding.client import AsyncClient
@@ -87,12 +88,15 @@ def run_ray_job(
     options["api_key"] = Secret(options.get("api_key"))
     cap = per_actor(job.concurrency, actors)
     coordinator = Coordinator.remote()  # type: ignore[attr-defined]
+    # what the actors need: not the driver's cost estimator (a closure) nor its folders
+    sendable = replace(job, estimate=None, max_cost=None, previews=0, preview_dir=None)
     try:
         for part in _windows(store.rows(*statuses), window):
             if stats.fatal:
                 break
             items = ray.data.from_items([{"key": r.key, "source": r.source} for r in part])
-            kwargs = {"job": job, "client": options, "concurrency": cap, "coordinator": coordinator}
+            kwargs = {"job": sendable, "client": options, "concurrency": cap,
+                      "coordinator": coordinator}  # fmt: skip
             labelled = items.map_batches(
                 RayLabeler,
                 fn_constructor_kwargs=kwargs,
@@ -159,10 +163,10 @@ def _drain(
 
 
 def _record(store: JobStore, stats: JobStats, job: LabelJob, row: dict[str, Any]) -> None:
-    """One finished row into the store and the run's statistics."""
-    status, usage = row["status"], row["usage"]
-    store.finish(row["key"], status=status, response=row["response"], result=row["result"],
-                 usage=usage, error=row["error"], size=row["size"])  # fmt: skip
+    """One finished row into the store (the call the actor's run_job made) and the stats."""
+    outcome = row["outcome"]
+    store.finish(row["key"], **outcome)
+    status, usage = outcome["status"], outcome.get("usage")
     if status == "done":
         stats.done += 1
         if usage and not row["cached"]:

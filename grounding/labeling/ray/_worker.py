@@ -152,10 +152,7 @@ class RayLabeler:
         if isinstance(options.get("api_key"), Secret):
             options["api_key"] = options["api_key"].value
         self.limit = AdaptiveLimit(concurrency)
-        self.job = replace(
-            job, concurrency=self.limit.cap, retry_failed=False, max_cost=None, estimate=None,
-            previews=0, preview_dir=None, shard=None,
-        )  # fmt: skip
+        self.job = replace(job, concurrency=self.limit.cap, retry_failed=False, shard=None)
         self.client = _StoppingClient(
             coordinator, max_connections=self.limit.cap, on_retry=self.limit.on_retry, **options
         )
@@ -183,24 +180,13 @@ class _ForwardingStore(JobStore):
         self.client, self.sources = client, sources
         self.sent: list[Any] = []
 
-    def finish(
-        self,
-        key: str,
-        *,
-        status: str,
-        response: str | None = None,
-        result: dict[str, Any] | None = None,
-        usage: dict[str, Any] | None = None,
-        error: str | None = None,
-        size: tuple[int, int] | None = None,
-    ) -> None:
-        super().finish(key, status=status, response=response, result=result, usage=usage,
-                       error=error, size=size)  # fmt: skip
+    def finish(self, key: str, **outcome: Any) -> None:
+        """Store as :meth:`JobStore.finish` does, and send the same call to the driver."""
+        super().finish(key, **outcome)
         source = self.sources[key]
-        row = {"key": key, "status": status, "response": response, "result": result,
-               "usage": usage, "error": error, "size": size,
-               "cached": source in self.client.cached}  # fmt: skip
+        cached = source in self.client.cached
         self.client.cached.discard(source)
+        row = {"key": key, "outcome": outcome, "cached": cached}
         self.sent.append(self.client.coordinator.put.remote(row))
 
 
