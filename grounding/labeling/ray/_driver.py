@@ -52,10 +52,12 @@ def run_ray_job(
     ``client`` holds the :class:`~grounding.AsyncClient` options (provider, base_url, api_key,
     model, thinking, timeout, cache, retry); ``job.concurrency`` requests in flight are shared
     among ``actors`` actors, each reserving ``num_cpus`` CPUs (a fraction: an actor waits on
-    the network, and whole CPUs per actor starve other stages). ``address`` is the cluster to
-    join (None: the one ``ray.init`` finds or starts; a session already initialised is used as
-    it is). Images go to the actors ``window`` at a time; after a fatal error (authentication,
-    arrears, quota) every actor stops starting images at once and no window follows.
+    the network, and whole CPUs per actor starve other stages; never more than half the
+    cluster's CPUs for all actors together, so that every actor can start). ``address`` is
+    the cluster to join (None: the one ``ray.init`` finds or starts; a session already
+    initialised is used as it is). Images go to the actors ``window`` at a time; after a
+    fatal error (authentication, arrears, quota) every actor stops starting images at once and
+    no window follows.
 
     >>> stats = run_ray_job(job, store, {"provider": "zai"}, actors=8)  # doctest: +SKIP
     """
@@ -80,6 +82,10 @@ def run_ray_job(
         except (ConnectionError, ValueError, RuntimeError) as exc:
             where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
             raise ConfigurationError(f"cannot start or join {where}: {exc}") from None
+    # the actors together reserve at most half the cluster's CPUs, so all of them can start
+    cpus = float(ray.cluster_resources().get("CPU", 0))  # type: ignore[no-untyped-call]
+    if cpus:
+        num_cpus = min(num_cpus, cpus / 2 / actors)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
