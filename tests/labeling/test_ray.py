@@ -140,6 +140,15 @@ def test_engine_ray_labels_a_mixed_tree_upright_and_export_reads_it(cluster, ser
         assert (img["width"], img["height"]) == size
         np.testing.assert_allclose(ann["bbox"], [x1, y1, x2 - x1, y2 - y1], atol=1.5, err_msg=img["file_name"])
 
+    # grounding export reads it at any time, in every format: YOLO's box of the rotated photo is upright too
+    export = subprocess.run([sys.executable, "-m", "grounding", "export", str(out), "-f", "coco,yolo,voc,labelstudio,cvat"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert export.returncode == 0, export.stderr
+    (size, (x1, y1, x2, y2)) = UPRIGHT["exif/rotated.jpg"]
+    _, cx, cy, w, h = (float(v) for v in (out / "yolo" / "labels" / "exif" / "rotated.txt").read_text().split())
+    np.testing.assert_allclose([cx * size[0], cy * size[1], w * size[0], h * size[1]],
+                               [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], atol=1.5)  # fmt: skip
+
     # the same command again sends nothing and changes nothing
     again = label(*args)
     assert again.returncode == 0, again.stderr
