@@ -53,7 +53,7 @@ STOPPED_EARLY = 3
 INTERNAL = 4
 INTERRUPTED = 130
 
-_DOUBLE_STOP = re.compile(r"(?<!\.)\.\s*\.(?!\.)")
+_DOUBLE_STOP = re.compile(r"(?<![./])\.\s*\.(?!\.)(?=\s|$)")  # not in a path: ../x
 _SPACE = re.compile(r"\s+")
 
 

@@ -11,7 +11,6 @@ mapping back) in pixels of the upright image.
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
 import os
@@ -32,7 +31,7 @@ from grounding.client import RetryPolicy
 from grounding.labeling import JobStore, LabelJob, find_images, register
 from grounding.labeling.ray import run_ray_job
 from tests.conftest import photo
-from tests.labeling.conftest import per_image
+from tests.labeling.conftest import per_image, wait_for_done
 from tests.server import Reply, chat, error
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -215,14 +214,12 @@ def test_a_killed_driver_reruns_only_the_pending_images(cluster, server, tmp_pat
     args = [sys.executable, "-m", "grounding", "label", str(root), "--classes", "scratch", "--out", str(out),
             "--base-url", server.url, "--no-cache", "--engine", "ray", "--ray-address", cluster, "-k", "4"]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    db, done = out / "job.sqlite", 0
-    deadline = time.time() + 120
-    while time.time() < deadline and done < 12:
-        with contextlib.suppress(sqlite3.OperationalError), sqlite3.connect(db, timeout=10) as conn:
-            done = conn.execute("SELECT COUNT(*) FROM images WHERE status='done'").fetchone()[0]
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    db = out / "job.sqlite"
+    try:
+        wait_for_done(db, 12, timeout=120)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # also when the wait fails: never leave it running
+        proc.wait()
     time.sleep(1.0)  # the cluster notices the dead driver and ends its actors
     with sqlite3.connect(db) as conn:
         done_keys = {k for (k,) in conn.execute("SELECT key FROM images WHERE status='done'")}
@@ -249,6 +246,8 @@ def test_a_killed_driver_reruns_only_the_pending_images(cluster, server, tmp_pat
     [
         # Ray cannot cap the cost across actors: refused before anything is sent
         (["--max-cost", "1", "--price-in", "1", "--price-out", "1"], "--max-cost not available with --engine ray"),
+        # nor a deadline for the whole job
+        (["--deadline", "60"], "--deadline not available with --engine ray"),
         # nobody listens at the address: one line at once (Ray itself retries for minutes)
         (["--ray-address", "127.0.0.1:1"], "--ray-address 127.0.0.1:1: no Ray cluster answers there"),
     ],

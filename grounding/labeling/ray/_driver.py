@@ -68,6 +68,7 @@ def run_ray_job(
 
     if actors < 1:
         raise ValueError("actors must be at least 1")
+    _refuse_unsupported(job)
     statuses = ("pending", "failed") if job.retry_failed else ("pending",)
     stats = JobStats(total=sum(store.counts().get(s, 0) for s in statuses))
     if on_progress:
@@ -95,12 +96,15 @@ def run_ray_job(
     cap = per_actor(job.concurrency, actors)
     coordinator = Coordinator.remote()  # type: ignore[attr-defined]
     # what the actors need: not the driver's cost estimator (a closure) nor its folders
-    sendable = replace(job, estimate=None, max_cost=None, previews=0, preview_dir=None)
+    sendable = replace(job, estimate=None, previews=0, preview_dir=None)
     try:
         for part in _windows(store.rows(*statuses), window):
             if stats.fatal:
                 break
-            items = ray.data.from_items([{"key": r.key, "source": r.source} for r in part])
+            # as bytes: Arrow's strings refuse a file name that is not UTF-8
+            items = ray.data.from_items(
+                [{"key": os.fsencode(r.key), "source": os.fsencode(r.source)} for r in part]
+            )
             kwargs = {"job": sendable, "client": options, "concurrency": cap,
                       "coordinator": coordinator}  # fmt: skip
             labelled = items.map_batches(
@@ -169,18 +173,20 @@ def _drain(
 
 
 def _record(store: JobStore, stats: JobStats, job: LabelJob, row: dict[str, Any]) -> None:
-    """One finished row into the store (the call the actor's run_job made) and the stats."""
+    """One finished row into the store (the call the actor's run_job made) and the stats; or
+    a batch's paid tokens."""
+    if "tokens" in row:
+        tokens_in, tokens_out = row["tokens"]
+        stats.prompt_tokens += tokens_in
+        stats.completion_tokens += tokens_out
+        if job.price:
+            stats.cost += job.price.cost(tokens_in, tokens_out)
+        return
     outcome = row["outcome"]
     store.finish(row["key"], **outcome)
-    status, usage = outcome["status"], outcome.get("usage")
+    status = outcome["status"]
     if status == "done":
         stats.done += 1
-        if usage and not row["cached"]:
-            tokens_in, tokens_out = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
-            stats.prompt_tokens += tokens_in
-            stats.completion_tokens += tokens_out
-            if job.price:
-                stats.cost += job.price.cost(tokens_in, tokens_out)
     elif status == "blocked":
         stats.blocked += 1
     else:
@@ -206,18 +212,27 @@ def client_options(client: AsyncClient) -> dict[str, Any]:
     }
 
 
+def _refuse_unsupported(job: LabelJob) -> None:
+    """Job-wide limits that per-actor runs cannot keep: refused before anything is sent."""
+    unsupported = [
+        name
+        for name, used in (
+            ("--max-cost", job.max_cost is not None),
+            ("--deadline", job.deadline is not None),
+            ("--preview", job.previews > 0),
+        )
+        if used
+    ]
+    if unsupported:
+        raise ConfigurationError(f"{' and '.join(unsupported)} not available with --engine ray")
+
+
 def ray_runner(
     job: LabelJob, store: JobStore, client: AsyncClient, *, address: str | None, actors: int
 ) -> Callable[[Callable[[JobStats], None]], JobStats]:
     """``grounding label --engine ray``: the job with ``client``'s settings, as a function of
     the progress callback. Settings Ray cannot honour are refused before anything is sent."""
-    unsupported = [
-        name
-        for name, used in (("--max-cost", job.max_cost is not None), ("--preview", job.previews))
-        if used
-    ]
-    if unsupported:
-        raise ConfigurationError(f"{' and '.join(unsupported)} not available with --engine ray")
+    _refuse_unsupported(job)
     options = client_options(client)
     # one line per problem, as everywhere in the CLI: Ray Data's notices go to its log files
     os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")

@@ -15,25 +15,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
 import ray
 
-from grounding.client import AsyncClient
+from grounding.client import AsyncClient, Response
 from grounding.errors import AccountError, AuthenticationError, QuotaExceededError
-from grounding.images import ImageSource, PreparedImage
 from grounding.labeling.inputs import Item
 from grounding.labeling.runner import AdaptiveLimit, LabelJob, run_job
 from grounding.labeling.store import JobStore
-from grounding.result import Grounding
 
 __all__ = ["OUTPUT_COLUMNS", "Coordinator", "RayLabeler", "Secret"]
 
 FATAL = (AuthenticationError, AccountError, QuotaExceededError)
 
-OUTPUT_COLUMNS = pa.schema([("key", pa.string()), ("status", pa.string())])
+OUTPUT_COLUMNS = pa.schema([("key", pa.binary()), ("status", pa.string())])
 
 
 class Secret:
@@ -86,48 +85,26 @@ class _Stopped(AccountError):
 
 
 class _StoppingClient(AsyncClient):
-    """An AsyncClient that stops the whole job on a fatal error and refuses to start an image
-    once any actor has: ``prepare`` runs before each image's request, ``ask`` sends it."""
+    """An AsyncClient that stops the whole job on a fatal error and sends no request once any
+    actor has (the coordinator is asked before each request)."""
 
     def __init__(self, coordinator: Any, **options: Any) -> None:
         super().__init__(**options)
         self.coordinator = coordinator
         self.reason: str | None = None
-        self.cached: set[str] = set()  # sources whose answer came from the cache
 
-    async def _check(self) -> None:
+    async def complete(self, messages: list[dict[str, Any]], **options: Any) -> Response:
         if self.reason is None:
             self.reason = await self.coordinator.reason.remote()
         if self.reason is not None:
             raise _Stopped(f"stopped: {self.reason}")
-
-    async def prepare(self, image: ImageSource, *, model: str | None = None) -> PreparedImage:
-        await self._check()
-        return await super().prepare(image, model=model)
-
-    async def ask(
-        self,
-        image: ImageSource | PreparedImage,
-        text: str,
-        *,
-        model: str | None = None,
-        thinking: bool | None = None,
-        use_cache: bool = True,
-    ) -> Grounding:
-        if self.reason is not None:
-            raise _Stopped(f"stopped: {self.reason}")
         try:
-            result = await super().ask(
-                image, text, model=model, thinking=thinking, use_cache=use_cache
-            )
+            return await super().complete(messages, **options)
         except FATAL as exc:
-            if not isinstance(exc, _Stopped) and self.reason is None:
+            if self.reason is None:
                 self.reason = f"{type(exc).__name__}: {exc}"
                 self.coordinator.stop.remote(self.reason)
             raise
-        if result.response is not None and result.response.cached:
-            self.cached.add(image.name if isinstance(image, PreparedImage) else str(image))
-        return result
 
 
 class RayLabeler:
@@ -158,36 +135,39 @@ class RayLabeler:
         )
 
     async def __call__(self, batch: pa.Table) -> pa.Table:
-        keys = [str(k) for k in batch.column("key").to_pylist()]
-        sources = [str(s) for s in batch.column("source").to_pylist()]
+        # bytes: a file name that is not UTF-8 survives Arrow (see _driver)
+        keys = [os.fsdecode(k) for k in batch.column("key").to_pylist()]
+        sources = [os.fsdecode(s) for s in batch.column("source").to_pylist()]
         # a store per batch: run_job labels every pending row of the store it is given
-        store = _ForwardingStore(self.client, dict(zip(keys, sources, strict=True)))
+        store = _ForwardingStore(self.client.coordinator)
         try:
             store.add(Item(k, s, "") for k, s in zip(keys, sources, strict=True))
-            await run_job(self.job, store, self.client, self.limit)
+            stats = await run_job(self.job, store, self.client, self.limit)
             statuses = {row.key: row.status for row in store.rows()}
         finally:
             store.close()
+        # the tokens paid (not cached answers): the run's, as run_job counts them
+        tokens = {"tokens": (stats.prompt_tokens, stats.completion_tokens)}
+        store.sent.append(self.client.coordinator.put.remote(tokens))
         await asyncio.gather(*store.sent)  # every row is with the coordinator before we return
-        return pa.table({"key": keys, "status": [statuses[k] for k in keys]}, schema=OUTPUT_COLUMNS)
+        return pa.table(
+            {"key": [os.fsencode(k) for k in keys], "status": [statuses[k] for k in keys]},
+            schema=OUTPUT_COLUMNS,
+        )
 
 
 class _ForwardingStore(JobStore):
     """An in-memory job store that sends each finished row to the coordinator at once."""
 
-    def __init__(self, client: _StoppingClient, sources: dict[str, str]) -> None:
+    def __init__(self, coordinator: Any) -> None:
         super().__init__(":memory:")
-        self.client, self.sources = client, sources
+        self.coordinator = coordinator
         self.sent: list[Any] = []
 
     def finish(self, key: str, **outcome: Any) -> None:
         """Store as :meth:`JobStore.finish` does, and send the same call to the driver."""
         super().finish(key, **outcome)
-        source = self.sources[key]
-        cached = source in self.client.cached
-        self.client.cached.discard(source)
-        row = {"key": key, "outcome": outcome, "cached": cached}
-        self.sent.append(self.client.coordinator.put.remote(row))
+        self.sent.append(self.coordinator.put.remote({"key": key, "outcome": outcome}))
 
 
 def per_actor(concurrency: int, actors: int) -> int:
