@@ -10,6 +10,17 @@ import typer
 
 from grounding.cli.exits import fail_cleanly
 from grounding.cli.options import check_image_output, err, print_grounding
+from grounding.cli.tiles import (
+    MergeMethod,
+    MergeMetric,
+    MergeThreshold,
+    Overlap,
+    PointDistance,
+    TileFull,
+    TileMaxPixels,
+    Tiles,
+    tiling_from,
+)
 from grounding.client import Client
 from grounding.images import DEFAULT_MAX_IMAGE_PIXELS, PreparedImage, prepare_image
 from grounding.labeling.classes import map_labels
@@ -125,12 +136,18 @@ def ask_once(
     ``--max-image-mp`` guard) before anything is sent."""
     check_image_output(options["out"])
     settings = {k: options[k] for k in _CLIENT_OPTIONS}
+    tiling = tiling_from(options)
     with Client(cache=not options["no_cache"], **settings) as client:
         prepared = prepare_image(
             image,
             profile=get_profile(client.model),
             max_image_pixels=round(options["max_image_mp"] * 1e6),
         )
+        if tiling is not None:
+            from grounding.tiling import ground_with_tiles
+
+            tiled = ground_with_tiles(client, task, prepared.image, subject, tiling)
+            return tiled, prepared, client.model
         return client.ground(task, prepared, subject), prepared, client.model
 
 
@@ -159,6 +176,14 @@ def locate(
     timeout: Timeout = 300.0,
     stream: Stream = False,
     max_image_mp: MaxImageMP = DEFAULT_MAX_IMAGE_MP,
+    tiles: Tiles = None,
+    overlap: Overlap = 0.2,
+    tile_full: TileFull = True,
+    merge: MergeMethod = "greedy-nmm",
+    merge_metric: MergeMetric = "ios",
+    merge_threshold: MergeThreshold = 0.5,
+    point_distance: PointDistance = None,
+    tile_max_pixels: TileMaxPixels = None,
 ) -> None:
     """Find what a referring expression describes; print its pixel box(es).
 
@@ -187,6 +212,14 @@ def detect(
     stream: Stream = False,
     max_image_mp: MaxImageMP = DEFAULT_MAX_IMAGE_MP,
     keep_unknown: KeepUnknown = False,
+    tiles: Tiles = None,
+    overlap: Overlap = 0.2,
+    tile_full: TileFull = True,
+    merge: MergeMethod = "greedy-nmm",
+    merge_metric: MergeMetric = "ios",
+    merge_threshold: MergeThreshold = 0.5,
+    point_distance: PointDistance = None,
+    tile_max_pixels: TileMaxPixels = None,
 ) -> None:
     """Find every instance of each category; print labelled pixel boxes.
 
@@ -196,6 +229,7 @@ def detect(
 
     \b
     Example: grounding detect part.jpg --classes "scratch,dent,crack" --json
+    Big photos: grounding detect survey.jpg -c scratch --tiles auto --overlap 0.2
     """
     names = [c.strip() for c in classes.split(",") if c.strip()]
     if not names:

@@ -28,6 +28,17 @@ from grounding.cli.ask import (
 )
 from grounding.cli.exits import fail, fail_cleanly, warn
 from grounding.cli.options import err, out, rounded
+from grounding.cli.tiles import (
+    MergeMethod,
+    MergeMetric,
+    MergeThreshold,
+    Overlap,
+    PointDistance,
+    TileFull,
+    TileMaxPixels,
+    Tiles,
+    tiling_from,
+)
 from grounding.datasets import DATASETS, TASKS, Sample, load_samples
 from grounding.datasets.synthetic import write_synthetic
 from grounding.evals.report import public_metrics, write_report
@@ -211,6 +222,14 @@ def bench(
             "...), mixing the two runs' answers.",
         ),
     ] = False,
+    tiles: Tiles = None,
+    overlap: Overlap = 0.2,
+    tile_full: TileFull = True,
+    merge: MergeMethod = "greedy-nmm",
+    merge_metric: MergeMetric = "ios",
+    merge_threshold: MergeThreshold = 0.5,
+    point_distance: PointDistance = None,
+    tile_max_pixels: TileMaxPixels = None,
 ) -> None:
     """Run a model over a dataset split, then score it and write a report.
 
@@ -224,6 +243,7 @@ def bench(
     Example: grounding bench refcoco --root data/refcoco -s val -m glm-4.5v -o runs/val -k 8
     """
     _check_dataset(dataset)
+    tiling = tiling_from(locals())
     from grounding.client import AsyncClient
     from grounding.evals.bench import (
         BenchProgress,
@@ -270,6 +290,7 @@ def bench(
             "temperature": temperature,
             "max_tokens": max_tokens,
             "parser": f"grounding {__version__}",
+            **({"tiling": tiling.describe()} if tiling else {}),
         }
         stored = read_run_config(out_dir)
         if stored is None and predictions.exists() and not resume_anyway:
@@ -323,6 +344,7 @@ def bench(
                             model=name,
                             concurrency=concurrency,
                             on_result=update,
+                            tiling=tiling,
                         )
 
             asyncio.run(go())

@@ -37,6 +37,17 @@ from grounding.cli.ask import (
 )
 from grounding.cli.exits import API_REFUSED, BAD_INPUT, STOPPED_EARLY, fail, fail_cleanly, warn
 from grounding.cli.options import err, out
+from grounding.cli.tiles import (
+    MergeMethod,
+    MergeMetric,
+    MergeThreshold,
+    Overlap,
+    PointDistance,
+    TileFull,
+    TileMaxPixels,
+    Tiles,
+    tiling_from,
+)
 from grounding.export import FORMATS, export_job
 from grounding.labeling import (
     AdaptiveLimit,
@@ -242,19 +253,27 @@ def label(
         Engine,
         typer.Option(
             "--engine",
-            help="local: this process; ray: a Ray cluster's actors (pip install 'grounding[ray]'),"
-            " -k requests in flight shared among them.",
+            help="local: this process; ray: the actors of a Ray cluster (needs the ray extra),"
+            " sharing the -k requests in flight.",
         ),
     ] = Engine.local,
     ray_address: Annotated[
         str | None,
         typer.Option(
-            "--ray-address", help="Ray cluster to join (ray://… or host:port) [default: local]."
+            "--ray-address", help="Ray cluster to join (host:port, ray://…); default: a local one."
         ),
     ] = None,
     ray_actors: Annotated[
         int, typer.Option("--ray-actors", min=1, help="Labeling actors with --engine ray.")
     ] = 2,
+    tiles: Tiles = None,
+    overlap: Overlap = 0.2,
+    tile_full: TileFull = True,
+    merge: MergeMethod = "greedy-nmm",
+    merge_metric: MergeMetric = "ios",
+    merge_threshold: MergeThreshold = 0.5,
+    point_distance: PointDistance = None,
+    tile_max_pixels: TileMaxPixels = None,
 ) -> None:
     """Label every image of the inputs with boxes for the classes; write datasets.
 
@@ -267,7 +286,9 @@ def label(
     stopped early (cost limit, --deadline, or images that failed for transient reasons: rerun
     with --retry-failed); 130 interrupted (rerun the same command to resume).
 
+    \b
     Example: grounding label photos/ --classes "scratch,dent" --out labels/ -f coco,yolo -k 8
+    Big photos: add --tiles auto (see --dry-run for the tile plan and its cost first).
     """
     with fail_cleanly(RESUME):
         _label(dict(locals()))
@@ -275,6 +296,7 @@ def label(
 
 def _label(o: dict[str, Any]) -> None:
     out_dir: Path = o["out_dir"]
+    tiling = tiling_from(o)
     names = [c.strip() for c in o["classes"].split(",") if c.strip()]
     if not names:
         raise typer.BadParameter("give at least one class", param_hint="--classes")
@@ -312,6 +334,8 @@ def _label(o: dict[str, Any]) -> None:
             param_hint="--max-cost",
         )
 
+    plans: dict[str, int] = {}  # the tile plan of each image size -> images
+
     def estimate(source: str) -> tuple[int, int]:
         from PIL import Image
 
@@ -322,22 +346,39 @@ def _label(o: dict[str, Any]) -> None:
                 width, height = image.size
         except (OSError, ValueError, Image.DecompressionBombError):
             return 0, 0
-        return estimate_tokens(width, height, text, profile, o["output_tokens"])
+        if tiling is None:
+            return estimate_tokens(width, height, text, profile, o["output_tokens"])
+        from grounding.tiling import estimate_tiled_tokens
+
+        # EXIF rotation swaps the sides of the upright image; the tile count is the same
+        plan = tiling.plan((width, height), profile)
+        plans[plan.describe()] = plans.get(plan.describe(), 0) + 1
+        return estimate_tiled_tokens(plan, text, profile, o["output_tokens"])
 
     _out_not_around_inputs(o["inputs"], out_dir)
     if o["dry_run"]:
         _dry_run(o["inputs"], out_dir, part, settings, text, names, price, estimate,
                  o["max_cost"])  # fmt: skip
+        if tiling is not None:
+            _tile_plans(plans)
         return
 
     _out_folder(out_dir)
     with JobLock(out_dir, "label"), JobStore(out_dir / STORE, check=True) as store:
-        job_config = {"classes": names, "prompt": text, "model": settings.model}
+        job_config: dict[str, Any] = {"classes": names, "prompt": text, "model": settings.model}
         stored = store.get_meta("job")
         if stored and (stored.get("classes") != names or stored.get("prompt") != text):
             fail(
                 f"{out_dir} holds a job for classes {stored.get('classes')} with another "
                 "prompt; use the same --classes/--prompt to resume, or another --out"
+            )
+        if tiling is not None:
+            job_config["tiling"] = tiling.describe()
+        if stored and stored.get("tiling") != job_config.get("tiling"):
+            fail(
+                f"{out_dir} holds a job labelled with other tiling settings "
+                f"({stored.get('tiling') or 'no tiles'}); use the same tiling options to resume, "
+                "or another --out (tiles already asked come from the cache)"
             )
         store.set_meta("job", job_config)
         new = _register(store, o["inputs"], out_dir, part)
@@ -362,6 +403,7 @@ def _label(o: dict[str, Any]) -> None:
             preview_dir=out_dir / "previews",
             deadline=o["deadline"],
             max_image_pixels=round(o["max_image_mp"] * 1e6),
+            tiling=tiling,
         )
         client = AsyncClient(
             settings.provider.name,
@@ -562,6 +604,15 @@ def _dry_run(
     )
     if max_cost is not None and price is not None:
         table.add_row("--max-cost", price.show(max_cost))
+    out.print(table)
+
+
+def _tile_plans(plans: dict[str, int]) -> None:
+    table = Table(title="tile plan (each tile and the whole image is one request)")
+    table.add_column("image size: plan")
+    table.add_column("images", justify="right")
+    for description, count in sorted(plans.items()):
+        table.add_row(description, str(count))
     out.print(table)
 
 

@@ -30,6 +30,7 @@ from grounding.errors import (
 from grounding.evals.metrics import iou, point_in_box
 from grounding.prompts import Task
 from grounding.result import Grounding
+from grounding.tiling import Tiling, aground_with_tiles
 
 __all__ = [
     "RUN_CONFIG",
@@ -45,7 +46,7 @@ RUN_CONFIG = "run.json"
 # what decides the answers in a run folder; a resume with any of them changed would mix runs
 RUN_KEYS = (
     "dataset", "split", "model", "provider", "base_url", "prompt", "thinking",
-    "temperature", "max_tokens", "parser",
+    "temperature", "max_tokens", "parser", "tiling",
 )  # fmt: skip
 
 FATAL = (AuthenticationError, AccountError, QuotaExceededError, APIConnectionError)
@@ -144,8 +145,13 @@ async def run_bench(
     model: str | None = None,
     concurrency: int = 4,
     on_result: Callable[[BenchProgress], None] | None = None,
+    tiling: Tiling | None = None,
 ) -> BenchProgress:
-    """Answer every sample not yet in ``out`` (a predictions.jsonl) and append the answers."""
+    """Answer every sample not yet in ``out`` (a predictions.jsonl) and append the answers.
+
+    With ``tiling`` each sample is asked tile by tile; its line then holds the merged pixel
+    boxes (``boxes``/``labels``/``points``) instead of a raw response to re-parse.
+    """
     skip = done_ids(out)
     progress = BenchProgress()
     pending = (s for s in samples if s.id not in skip)
@@ -163,7 +169,12 @@ async def run_bench(
                     return
                 try:
                     subject = _subject(sample, task)
-                    result = await client.ground(task, sample.image, subject, model=model)
+                    if tiling is None:
+                        result = await client.ground(task, sample.image, subject, model=model)
+                    else:
+                        result = await aground_with_tiles(
+                            client, task, sample.image, subject, tiling, model=model
+                        )
                 except FATAL as exc:
                     stop.append(exc)
                     return
@@ -172,10 +183,17 @@ async def run_bench(
                     progress.failed += 1
                 else:
                     response = result.response
+                    answer: dict[str, Any] = {"response": response.answer()[0] if response else ""}
+                    if tiling is not None:  # tile answers are in tile pixels: keep the merge
+                        answer = {
+                            "boxes": result.boxes.tolist(),
+                            "labels": result.labels,
+                            "points": result.points.tolist(),
+                        }
                     write(
                         {
                             "id": sample.id,
-                            "response": response.answer()[0] if response else "",
+                            **answer,
                             "parsed": result.to_dict(),
                             "latency": round(response.latency, 4) if response else None,
                             "usage": asdict(response.usage) if response else None,

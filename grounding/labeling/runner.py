@@ -36,12 +36,13 @@ from grounding.errors import (
     RateLimitError,
     ServerError,
 )
-from grounding.images import DEFAULT_MAX_IMAGE_PIXELS, PreparedImage, prepare_image
+from grounding.images import DEFAULT_MAX_IMAGE_PIXELS, ImageSource, PreparedImage, prepare_image
 from grounding.labeling.cost import Price
 from grounding.labeling.inputs import Item, file_problem, in_shard
 from grounding.labeling.store import JobStore, Row, StoreError
 from grounding.profiles import get_profile
 from grounding.result import Grounding
+from grounding.tiling import Tiling, aground_tiled
 
 __all__ = ["AdaptiveLimit", "JobStats", "LabelJob", "run_job"]
 
@@ -131,6 +132,7 @@ class LabelJob:
     rate_limit_pause: float = 60.0  # the longest wait between rounds of rate limits
     deadline: float | None = None  # seconds from the start; then stop, leaving the rest pending
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS  # the decompression-bomb guard
+    tiling: Tiling | None = None  # ask each tile as an image of its own, then merge
 
 
 def register(store: JobStore, items: Iterable[Item], shard: tuple[int, int] | None) -> int:
@@ -253,8 +255,13 @@ async def run_job(
             )
             if problem:
                 raise ImageError(row.source, problem)
-            prepared = await prepare(row.source)
-            result = await ground(prepared)
+            if job.tiling is None:
+                result = await ground(await prepare(row.source, row.source))
+            else:
+                result = await aground_tiled(
+                    row.source, lambda tile: ask_tile(tile, row.source), job.tiling, job.model,
+                    job.classes,
+                )  # fmt: skip
             stored = result.to_dict()
         except (StoreError, _Stopped):
             raise
@@ -299,8 +306,12 @@ async def run_job(
                     if exc.errno in _DISK_ERRNOS:
                         halt(exc, f"cannot write a preview in {job.preview_dir}")
 
-    async def prepare(source: str) -> PreparedImage:
-        """Read and encode the image (in a thread); any failure is the image's."""
+    async def ask_tile(tile: ImageSource, name: str) -> Grounding:
+        """One tile of the image ``name``, asked as an image of its own (and cached so)."""
+        return await ground(await prepare(tile, name))
+
+    async def prepare(source: ImageSource, name: str) -> PreparedImage:
+        """Read and encode the image (in a thread); any failure is the image's (``name``)."""
         try:
             return await asyncio.to_thread(
                 prepare_image, source, profile=get_profile(job.model),
@@ -309,7 +320,7 @@ async def run_job(
         except ImageError:
             raise
         except Exception as exc:  # Pillow raises more than OSError on strange files
-            raise ImageError(source, f"cannot be read: {type(exc).__name__}: {exc}") from None
+            raise ImageError(name, f"cannot be read: {type(exc).__name__}: {exc}") from None
 
     async def ground(prepared: PreparedImage) -> Grounding:
         """Ask, and parse; an answer that cannot be used (unparseable, or the parser fails on
