@@ -130,12 +130,13 @@ def test_engine_ray_labels_a_mixed_tree_upright_and_export_reads_it(cluster, ser
         assert rows[key].usage["prompt_tokens"] == 1200 and "bbox_2d" in rows[key].response
 
     # the export reads the Ray job like any job: every box where the square is, upright
-    coco = json.loads((out / "coco.json").read_text())
+    coco = json.loads((out / "coco" / "annotations" / "instances_train.json").read_text())
     names = {img["id"]: img for img in coco["images"]}
+    by_name = {key.replace("/", "__"): value for key, value in UPRIGHT.items()}  # the flat export names
     assert len(coco["annotations"]) == len(UPRIGHT)
     for ann in coco["annotations"]:
         img = names[ann["image_id"]]
-        size, (x1, y1, x2, y2) = UPRIGHT[img["file_name"]]
+        size, (x1, y1, x2, y2) = by_name[img["file_name"]]
         assert (img["width"], img["height"]) == size
         np.testing.assert_allclose(ann["bbox"], [x1, y1, x2 - x1, y2 - y1], atol=1.5, err_msg=img["file_name"])
 
@@ -144,7 +145,7 @@ def test_engine_ray_labels_a_mixed_tree_upright_and_export_reads_it(cluster, ser
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert export.returncode == 0, export.stderr
     (size, (x1, y1, x2, y2)) = UPRIGHT["exif/rotated.jpg"]
-    _, cx, cy, w, h = (float(v) for v in (out / "yolo" / "labels" / "exif" / "rotated.txt").read_text().split())
+    _, cx, cy, w, h = (float(v) for v in (out / "yolo" / "labels" / "train" / "exif__rotated.txt").read_text().split())
     np.testing.assert_allclose([cx * size[0], cy * size[1], w * size[0], h * size[1]],
                                [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], atol=1.5)  # fmt: skip
 
