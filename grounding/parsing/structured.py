@@ -15,18 +15,28 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings as _warnings
 from collections.abc import Iterator
 from typing import Any
 
 from grounding.parsing.groups import numbers_in
-from grounding.parsing.shapes import MAX_SHAPES, Shape, shapes_from_numbers
+from grounding.parsing.shapes import MAX_SHAPES, Shape, as_float, shapes_from_numbers
 
-__all__ = ["decode_object", "structured_shapes"]
+__all__ = [
+    "LiteralBudget",
+    "decode_object",
+    "literal_budget_warning",
+    "literal_eval",
+    "structured_shapes",
+]
 
 _OBJECT = re.compile(r"\{[^{}]*\}")
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _LEADING_ZEROS = re.compile(r"(?<![\w.])0+(?=\d)")
 _LITERAL_LIMIT = 20_000  # ast.literal_eval is kept to objects of a sane size
+# The characters one answer may send through ast.literal_eval (~50x slower than json): a
+# thousand literal objects of a real answer fit; 1 MB of them would take over a second.
+LITERAL_BUDGET = 100_000
 
 BOX_KEYS = ("bbox_2d", "box_2d", "bbox", "box", "bounding_box", "coordinates", "position")
 POINT_KEYS = ("point_2d", "point", "click_point", "coordinate")
@@ -40,23 +50,60 @@ _NAMED_BOXES = (
 )
 
 
-def decode_object(text: str) -> Any:
-    """Decode one JSON object or Python dict literal; None when it is neither."""
+class LiteralBudget:
+    """What is left of one answer's :data:`LITERAL_BUDGET`, and how much was refused."""
+
+    __slots__ = ("left", "refused")
+
+    def __init__(self, left: int = LITERAL_BUDGET) -> None:
+        self.left = left
+        self.refused = 0
+
+
+def literal_eval(text: str) -> Any:
+    """``ast.literal_eval`` that never raises and never warns; None when ``text`` is no literal.
+
+    The compiler's ``SyntaxWarning``s (``invalid decimal literal`` for ``1a``) are about
+    model text, not about this program, so they are silenced here.
+    """
+    try:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def literal_budget_warning(budget: LiteralBudget) -> str:
+    """The one warning line for the literal objects ``budget`` refused."""
+    return (
+        f"skipped {budget.refused} Python-literal object(s) past the first "
+        f"{LITERAL_BUDGET:,} characters of literals (the cap that keeps parsing fast)"
+    )
+
+
+def decode_object(text: str, budget: LiteralBudget | None = None) -> Any:
+    """Decode one JSON object or Python dict literal; None when it is neither.
+
+    ``budget`` caps the characters sent to ``ast.literal_eval`` over one answer.
+    """
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     repaired = _LEADING_ZEROS.sub("", _TRAILING_COMMA.sub(r"\1", text))
     try:
         return json.loads(repaired)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
-    if len(repaired) <= _LITERAL_LIMIT:
-        try:
-            return ast.literal_eval(repaired)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            pass
-    return None
+    if len(repaired) > _LITERAL_LIMIT:
+        return None
+    if budget is not None:
+        if budget.left < len(repaired):
+            budget.refused += 1
+            return None
+        budget.left -= len(repaired)
+    return literal_eval(repaired)
 
 
 def _leaf_groups(value: Any, depth: int = 0) -> Iterator[list[float]]:
@@ -69,7 +116,7 @@ def _leaf_groups(value: Any, depth: int = 0) -> Iterator[list[float]]:
     if not isinstance(value, (list, tuple)) or depth > 4:
         return
     if value and all(type(v) is int or type(v) is float for v in value):
-        yield [float(v) for v in value]
+        yield [as_float(v) for v in value]
         return
     for item in value:
         yield from _leaf_groups(item, depth + 1)
@@ -79,7 +126,7 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        return as_float(value)
     if isinstance(value, str):
         numbers = numbers_in(value)
         return numbers[0] if len(numbers) == 1 else None
@@ -120,7 +167,7 @@ def _shapes_by_key(obj: dict[str, Any], warnings: list[str]) -> list[Shape] | No
         if key in obj:
             value = obj[key]
             if type(value) is list and len(value) == 4 and all(type(v) is int for v in value):
-                return [Shape("box", tuple(map(float, value)), label)]  # the common case
+                return [Shape("box", tuple(map(as_float, value)), label)]  # the common case
             groups = list(_leaf_groups(value))
             if len(groups) == 2 and all(len(g) == 2 for g in groups):  # two corners
                 return [Shape("box", (*groups[0], *groups[1]), label)]
@@ -179,11 +226,14 @@ def _decode_whole(text: str) -> Any:
         return None
 
 
-def structured_shapes(text: str, warnings: list[str]) -> list[Shape]:
+def structured_shapes(
+    text: str, warnings: list[str], budget: LiteralBudget | None = None
+) -> list[Shape]:
     """Shapes from the JSON/Python objects in ``text``, in reading order.
 
     A well-formed answer is decoded whole; anything else (prose echoes, Python literals,
-    cut-off lists) is read object by object.
+    cut-off lists) is read object by object. ``budget`` is shared by the spans of one answer
+    (the caller then reports what it refused, see :func:`literal_budget_warning`).
     """
     if "{" not in text:
         return []
@@ -193,8 +243,11 @@ def structured_shapes(text: str, warnings: list[str]) -> list[Shape]:
         _walk(whole, shapes, warnings)
         return shapes
     undecodable = 0
+    own_budget = budget is None
+    budget = LiteralBudget() if budget is None else budget
+    refused_before = budget.refused
     for match in _OBJECT.finditer(text):
-        obj = decode_object(match.group())
+        obj = decode_object(match.group(), budget)
         if not isinstance(obj, dict):
             undecodable += 1
             continue
@@ -202,6 +255,9 @@ def structured_shapes(text: str, warnings: list[str]) -> list[Shape]:
         if len(shapes) >= MAX_SHAPES:
             warnings.append(f"stopped reading after {MAX_SHAPES} shapes")
             break
+    undecodable -= budget.refused - refused_before
+    if own_budget and budget.refused:
+        warnings.append(literal_budget_warning(budget))
     if undecodable and shapes:
         warnings.append(f"skipped {undecodable} object(s) that are neither JSON nor a literal")
     return shapes
