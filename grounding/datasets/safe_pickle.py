@@ -293,7 +293,7 @@ class _PlainUnpickler(pickle._Unpickler):
         _refuse(f"refused {module[:80]}.{name[:80]}: only plain containers, strings and numbers")
 
     def _stack_global(self) -> None:
-        module, name = (self.stack[-2:] + ["?", "?"])[:2]
+        module, name = [*self.stack[-2:], "?", "?"][:2]
         if not (isinstance(module, str) and isinstance(name, str)):
             module, name = "?", "?"
         _refuse(f"refused {module[:80]}.{name[:80]}: only plain containers, strings and numbers")
@@ -427,9 +427,7 @@ def safe_load_path(path: Path) -> Any:
     except IsADirectoryError:
         raise DatasetError(f"{path}: a folder, not a pickle") from None
     except UnsafePickleError as exc:
-        raise DatasetError(
-            f"{path}: unsafe pickle, {exc}; nothing in it was run"
-        ) from None
+        raise DatasetError(f"{path}: unsafe pickle, {exc}; nothing in it was run") from None
     except _MALFORMED as exc:
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}".rstrip(": ")
         raise DatasetError(
