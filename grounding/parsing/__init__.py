@@ -32,14 +32,28 @@ __all__ = ["extract_shapes", "parse"]
 # A digit run this long is no coordinate; the lookbehind starts a match only where a run
 # starts, so the search stays linear on a megabyte of digits.
 _LONG_NUMBER = re.compile(r"(?<!\d)\d{64}")
-_FULLWIDTH = str.maketrans(
-    {
-        **{chr(0xFF10 + i): str(i) for i in range(10)},
-        "，": ",", "、": ",", "：": ":", "；": ";", "．": ".", "－": "-", "＋": "+",
-        "［": "[", "］": "]", "（": "(", "）": ")", "｛": "{", "｝": "}", "＜": "<", "＞": ">",
-        "＂": '"', "＇": "'", "｜": "|", "\u3000": " ",
-    }
+_FULLWIDTH = (
+    *((chr(0xFF10 + i), str(i)) for i in range(10)),
+    ("，", ","), ("、", ","), ("：", ":"), ("；", ";"), ("．", "."), ("－", "-"), ("＋", "+"),
+    ("［", "["), ("］", "]"), ("（", "("), ("）", ")"), ("｛", "{"), ("｝", "}"), ("＜", "<"),
+    ("＞", ">"), ("＂", '"'), ("＇", "'"), ("｜", "|"), ("\u3000", " "),
 )  # fmt: skip
+
+
+def _halfwidth(text: str) -> str:
+    """Full-width digits and punctuation as ASCII.
+
+    One ``str.replace`` per character that occurs: a C-speed scan each, where
+    ``str.translate`` with a dict costs ~0.3 µs per character of the whole text (300 ms on
+    1 MB of Chinese prose).
+
+    >>> _halfwidth("位置：［１００、２００］")
+    '位置:[100,200]'
+    """
+    for wide, narrow in _FULLWIDTH:
+        if wide in text:
+            text = text.replace(wide, narrow)
+    return text
 
 
 def extract_shapes(
@@ -112,7 +126,7 @@ def parse(
         warnings.append("the output stopped inside <think>: there is no answer")
         return Grounding(warnings=warnings, image_size=(round(width), round(height)))
     if not answer.isascii():
-        answer = answer.translate(_FULLWIDTH)
+        answer = _halfwidth(answer)
     spans = box_spans(answer, warnings)
     if spans is None:
         spans = [answer]
