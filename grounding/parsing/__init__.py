@@ -141,7 +141,7 @@ def parse(
             break
     if budget.refused:
         warnings.append(literal_budget_warning(budget))
-    if _LONG_NUMBER.search(answer):
+    if not shapes and _LONG_NUMBER.search(answer):  # say why nothing was read
         warnings.append("ignored numbers written with 64 or more digits: not coordinates")
     frame = _frame(profile, width, height, input_size)
     return assemble(shapes, frame, width, height, warnings, unit_is_native=profile.scale == 1.0)

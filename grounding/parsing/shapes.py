@@ -63,6 +63,9 @@ def shapes_from_numbers(
     if n == 2:
         return [Shape("point", values, label, frame)]
     if n >= 6 and n % 2 == 0:
+        if n > 2 * MAX_SHAPES:
+            warnings.append(f"dropped a polygon of {n // 2} points (more than {MAX_SHAPES})")
+            return []
         return [Shape("polygon", values, label, frame)]
     if n >= 3:
         warnings.append(f"dropped a group of {n} numbers: neither a box, a point nor a polygon")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from grounding.coords import UNIT, Frame, florence_frame, kosmos_patch_box
 from grounding.parsing.groups import NUMBER, loose_groups, numbers_in
-from grounding.parsing.shapes import Shape, box_run_shapes, shapes_from_numbers
+from grounding.parsing.shapes import MAX_SHAPES, Shape, box_run_shapes, shapes_from_numbers
 
 __all__ = ["TOKEN_READERS", "token_shapes"]
 
@@ -78,6 +78,8 @@ def ref_box_shapes(text: str, warnings: list[str]) -> list[Shape]:
             elif token == box_close and box_at is not None:
                 shapes.extend(_box_content(text[box_at : match.start()], label, frame, warnings))
                 box_at = None
+                if len(shapes) >= MAX_SHAPES:
+                    break
         if broken:
             warnings.append(
                 f"dropped {broken} unfinished {box_open} span(s) cut off by the next token"
@@ -100,8 +102,10 @@ def paligemma_shapes(text: str, warnings: list[str]) -> list[Shape]:
     As in the reference parsers (big_vision, supervision), a label ends at ``;`` or at the
     next token: a stray ``<loc>`` or a separator never becomes part of it.
     """
-    shapes = []
+    shapes: list[Shape] = []
     for match in _PALIGEMMA.finditer(text):
+        if len(shapes) >= MAX_SHAPES:
+            break
         label = match.group(5).strip()
         values = tuple(float(v) for v in match.groups()[:4])
         shapes.append(Shape("box", values, label or None, _PALIGEMMA_FRAME))
@@ -142,10 +146,17 @@ def florence_shapes(text: str, warnings: list[str]) -> list[Shape]:
     label: str | None = None
     frame = florence_frame()
     for match in _FLORENCE_RUN.finditer(text):
+        if len(shapes) >= MAX_SHAPES:
+            break
         gap = _without_polygon_tokens(text[last : match.start()])
         if gap or last == 0:  # else only <sep>/<poly> since the last run: same label
             label = _FLORENCE_TOKEN.split(_FLORENCE_NOISE.sub("", gap))[-1].strip() or None
         last = match.end()
+        if (tokens := match.group().count("<")) > 4 * MAX_SHAPES:  # a repetition loop
+            warnings.append(
+                f"dropped a run of {tokens} <loc_N> tokens (more than {4 * MAX_SHAPES})"
+            )
+            continue
         shapes.extend(box_run_shapes(numbers_in(match.group()), label, warnings, frame))
     return shapes
 
@@ -164,6 +175,8 @@ def kosmos_shapes(text: str, warnings: list[str]) -> list[Shape]:
     shapes: list[Shape] = []
     outside = 0
     for match in _KOSMOS.finditer(text):
+        if len(shapes) >= MAX_SHAPES:
+            break
         label = (match.group(1) or "").strip() or None
         # an index is 0-1023: longer digit runs are never converted (int() refuses 4,300+)
         indices = [int(i) if len(i) <= 4 else -1 for i in _PATCH.findall(match.group(2))]
@@ -192,6 +205,8 @@ def molmo_shapes(text: str, warnings: list[str]) -> list[Shape]:
     """Molmo's point tags, in percent of the image."""
     shapes: list[Shape] = []
     for match in _MOLMO.finditer(text):
+        if len(shapes) >= MAX_SHAPES:
+            break
         attributes = dict(_ATTRIBUTE.findall(match.group(2)))
         label = (attributes.get("alt") or match.group(3)).strip() or None
         if "x" in attributes and "y" in attributes:
@@ -211,7 +226,12 @@ def molmo_shapes(text: str, warnings: list[str]) -> list[Shape]:
 
 def click_shapes(text: str, warnings: list[str]) -> list[Shape]:
     """``Click(x, y)`` actions (Molmo and others), in the profile's convention."""
-    return [Shape("point", (float(m.group(1)), float(m.group(2)))) for m in _CLICK.finditer(text)]
+    shapes: list[Shape] = []
+    for match in _CLICK.finditer(text):
+        if len(shapes) >= MAX_SHAPES:
+            break
+        shapes.append(Shape("point", (float(match.group(1)), float(match.group(2)))))
+    return shapes
 
 
 # --- GLM GUI agent: left_click(start_box='[586, 446]', element_info='OK button') -------------
@@ -231,7 +251,7 @@ def gui_action_shapes(text: str, warnings: list[str]) -> list[Shape]:
         elif actions:
             actions[-1][match.group("key")] = match.group("sq") or match.group("dq") or ""
     shapes: list[Shape] = []
-    for action in actions:
+    for action in actions[:MAX_SHAPES]:
         label = action.get("element_info", "").strip() or None
         for key, key_label in (("start_box", label), ("end_box", None)):
             if key in action:
@@ -264,4 +284,7 @@ def token_shapes(text: str, warnings: list[str]) -> list[Shape]:
         if reader not in done and trigger in text:
             done.add(reader)
             shapes.extend(reader(text, warnings))
+    if len(shapes) >= MAX_SHAPES:
+        warnings.append(f"stopped reading after {MAX_SHAPES} shapes")
+        del shapes[MAX_SHAPES:]
     return shapes

@@ -89,7 +89,7 @@ def test_python_literal_repair_is_capped_per_answer_with_a_warning() -> None:
     text = "".join(one % (i % 900, i % 900 + 50) for i in range(n))
     result = grounding.parse(text, model="glm-4.5v", image_size=(W, H))
     assert 0 < len(result.boxes) < n
-    assert any("past the first 100,000 characters" in w for w in result.warnings)
+    assert any(f"past the first {LITERAL_BUDGET:,} characters" in w for w in result.warnings)
 
 
 def test_the_literal_cap_is_shared_by_the_spans_of_one_answer() -> None:
@@ -99,7 +99,35 @@ def test_the_literal_cap_is_shared_by_the_spans_of_one_answer() -> None:
     assert sum("Python-literal object(s)" in w for w in result.warnings) == 1
 
 
-def test_a_real_answer_of_a_thousand_literal_objects_is_read_whole() -> None:
-    text = repr([{"bbox_2d": (i % 900, 10, i % 900 + 50, 90 + i % 400), "label": "a"} for i in range(1000)])
+@pytest.mark.parametrize(
+    ("box", "n"),
+    [
+        # the common literal form (lists): read exactly without ast.literal_eval, no cap
+        (list, 4000),
+        # tuples need ast.literal_eval: 800 objects fit the cap
+        (tuple, 800),
+    ],
+)
+def test_a_real_literal_answer_is_read_whole(box: type, n: int) -> None:
+    text = repr([{"bbox_2d": box((i % 900, i // 900, i % 900 + 50, 990)), "label": "a"} for i in range(n)])
     result = grounding.parse(text, model="glm-4.5v", image_size=(W, H))
-    assert len(result.boxes) == 1000 and not math.isnan(result.boxes.sum())
+    assert len(result.boxes) == n and not math.isnan(result.boxes.sum()), result.warnings
+
+
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        # None/True/False inside a string stay text
+        ("{'bbox_2d': [1, 2, 3, 4], 'label': 'None of True'}", ["None of True"]),
+        # a parenthesised number is a number, not a tuple: read by ast.literal_eval
+        ("{'x': (500), 'y': (250), 'label': 'p'}", None),
+        # an escaped quote: read by ast.literal_eval
+        ("{'bbox_2d': [1, 2, 3, 4], 'label': 'it\\'s'}", ["it's"]),
+    ],
+)
+def test_python_literal_fast_reading_is_exact(text: str, labels: list | None) -> None:
+    result = grounding.parse(text, model="glm-4.5v", image_size=(W, H))
+    if labels is None:
+        assert result.points.tolist() == [[500.0, 125.0]]
+    else:
+        assert result.labels == labels
