@@ -12,7 +12,8 @@ crafted file cannot get past:
 - strings, bytes and frames no longer than the bytes left in the file, and at most
   :data:`MAX_STRING`; integers at most 1,024 bytes;
 - containers nested at most :data:`MAX_DEPTH` deep, ``MARK`` likewise;
-- at most :data:`MAX_OPCODES` opcodes and :data:`MAX_FILE_BYTES` bytes;
+- at most :data:`MAX_FILE_BYTES` bytes, so at most that many opcodes and scalars, and at
+  most :data:`MAX_CONTAINERS` lists, dicts, tuples and sets;
 - no sharing that expands: every container's size written out in full (its text, as
   ``str()`` would make it) is tracked and kept under :func:`expansion_limit` of the file,
   and a list, dict or set may not change once it sits inside another container (the
@@ -38,9 +39,9 @@ from typing import IO, Any, NoReturn
 from grounding.datasets.base import DatasetError
 
 __all__ = [
+    "MAX_CONTAINERS",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
-    "MAX_OPCODES",
     "MAX_STRING",
     "UnsafePickleError",
     "expansion_limit",
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 MAX_FILE_BYTES = 1 << 30  # RefCOCO's largest refs pickle is about 40 MB
-MAX_OPCODES = 100_000_000
+MAX_CONTAINERS = 20_000_000  # RefCOCOg's refs hold about 1.5 million
 MAX_STRING = 16 << 20  # a referring expression is a few dozen bytes
 MAX_DEPTH = 100  # refs nest four deep
 _MAX_LONG = 1024  # bytes of one integer: ids are small
@@ -131,20 +132,13 @@ class _PlainUnpickler(pickle._Unpickler):
         self.stack: list[Any] = []
         self.append = self.stack.append
         self.proto = 0
-        read, dispatch = self.read, _DISPATCH
-        opcodes = 0
+        read, table = self.read, _TABLE
         try:
             while True:
                 key = read(1)
                 if not key:
                     raise EOFError
-                opcode = dispatch.get(key[0])
-                if opcode is None:
-                    self._unknown(key[0])
-                opcodes += 1
-                if opcodes > MAX_OPCODES:
-                    _refuse(f"more than {MAX_OPCODES:,} opcodes")
-                opcode(self)
+                table[key[0]](self)
         except pickle._Stop as stop:  # type: ignore[attr-defined]
             return stop.value
 
@@ -198,6 +192,8 @@ class _PlainUnpickler(pickle._Unpickler):
         key = id(container)
         if key not in self._shape:
             self._alive.append(container)
+            if len(self._alive) > MAX_CONTAINERS:
+                _refuse(f"more than {MAX_CONTAINERS:,} containers")
         self._shape[key] = (size, depth)
 
     def _build(self, container: object, items: list[Any]) -> None:
@@ -272,7 +268,11 @@ class _PlainUnpickler(pickle._Unpickler):
         self.append(self._decode_string(self.read(self._length("<i", "a string"))))
 
     def _binunicode(self) -> None:
-        self.append(str(self.read(self._length("<I", "a string")), "utf-8", "surrogatepass"))
+        n = int.from_bytes(self.read(4), "little")
+        if n > 4096:
+            self._buffer.seek(-4, io.SEEK_CUR)
+            n = self._length("<I", "a string")
+        self.append(str(self.read(n), "utf-8", "surrogatepass"))
 
     def _binunicode8(self) -> None:
         self.append(str(self.read(self._length("<Q", "a string")), "utf-8", "surrogatepass"))
@@ -383,7 +383,13 @@ def _dispatch() -> dict[int, _Op]:
     return table
 
 
+def _unknown_opcode(unpickler: _PlainUnpickler) -> None:
+    unpickler._buffer.seek(-1, io.SEEK_CUR)
+    unpickler._unknown(unpickler._buffer.read(1)[0])
+
+
 _DISPATCH = _dispatch()
+_TABLE: list[_Op] = [_DISPATCH.get(code, _unknown_opcode) for code in range(256)]
 
 # What a malformed pickle raises inside Python's unpickler (a wrong-shaped stack, a bad
 # length, a truncated file); each becomes one DatasetError line.
