@@ -110,6 +110,15 @@ def test_boxes(model: str, text: str, boxes: list, labels: list | None) -> None:
         ("glm-4.5v", "scroll(start_box='[500,500]', direction='down', step=5)", [[500, 250]], [None]),
         # GLM GUI: double quotes, element_info before start_box
         ("glm-4.5v", 'right_click(element_info="File", start_box="[100,200]")', [[100, 100]], ["File"]),
+        # GLM-V verifier tests (OSWorld): a click inside box markers after a thought
+        ("glm-4.5v", "<think>test</think>Action: <|begin_of_box|>left_double_click(start_box='[200, 300]')<|end_of_box|>", [[200, 150]], [None]),
+        # GLM-V verifier tests: element_info becomes the label
+        ("glm-4.5v", "<think>test</think>Action: <|begin_of_box|>hover(start_box='[150, 250]', element_info='123456')<|end_of_box|>", [[150, 125]], ["123456"]),
+        # GLM-V verifier tests: a drag is two points
+        ("glm-4.5v", "<think>test</think>Action: <|begin_of_box|>left_drag(start_box='[100, 100]', end_box='[300, 300]')<|end_of_box|>", [[100, 50], [300, 150]], [None, None]),
+        # GLM-V verifier tests: typing and WAIT() carry no coordinates
+        ("glm-4.5v", "<think>test</think>Action: <|begin_of_box|>type(content='Hello World!')<|end_of_box|>", [], []),
+        ("glm-4.5v", "<think>test</think>Action: <|begin_of_box|>WAIT()<|end_of_box|>", [], []),
         # Qwen2.5-VL point, resized pixels (1000x500 -> 1008x504)
         ("qwen2.5-vl", '[{"point_2d": [504, 252], "label": "p"}]', [[500, 250]], ["p"]),
         # Gemini point: y,x
