@@ -101,8 +101,9 @@ def _simple_literal_as_json(text: str) -> Any:
     if "(" in text or "\\" in text:
         return None
     parts = _SINGLE_QUOTED.split(text)
-    for i in range(0, len(parts), 2):  # outside the strings
-        parts[i] = _PYTHON_CONSTANT.sub(lambda m: _JSON_CONSTANT[m.group()], parts[i])
+    if "None" in text or "True" in text or "False" in text:
+        for i in range(0, len(parts), 2):  # outside the strings
+            parts[i] = _PYTHON_CONSTANT.sub(lambda m: _JSON_CONSTANT[m.group()], parts[i])
     for i in range(1, len(parts), 2):  # 'text' -> "text" (no " and no \ inside)
         parts[i] = '"' + parts[i][1:-1] + '"'
     try:
