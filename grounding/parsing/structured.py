@@ -39,9 +39,9 @@ _PYTHON_CONSTANT = re.compile(r"\b(?:None|True|False)\b")
 _JSON_CONSTANT = {"None": "null", "True": "true", "False": "false"}
 _LENIENT_JSON = json.JSONDecoder(strict=False)  # Python strings may hold a raw tab
 # The characters one answer may send through ast.literal_eval (~50x slower than json; the
-# common literal form is read exactly without it): ~1,000 tuple-holding objects fit, and the
+# common literal form is read exactly without it): ~450 tuple-holding objects fit, and the
 # worst answer stays under 100 ms (1 MB of such objects took 1-1.4 s without the cap).
-LITERAL_BUDGET = 40_000
+LITERAL_BUDGET = 20_000
 
 BOX_KEYS = ("bbox_2d", "box_2d", "bbox", "box", "bounding_box", "coordinates", "position")
 POINT_KEYS = ("point_2d", "point", "click_point", "coordinate")

@@ -104,8 +104,8 @@ def test_the_literal_cap_is_shared_by_the_spans_of_one_answer() -> None:
     [
         # the common literal form (lists): read exactly without ast.literal_eval, no cap
         (list, 4000),
-        # tuples need ast.literal_eval: 800 objects fit the cap
-        (tuple, 800),
+        # tuples need ast.literal_eval: 400 objects fit the cap
+        (tuple, 400),
     ],
 )
 def test_a_real_literal_answer_is_read_whole(box: type, n: int) -> None:
