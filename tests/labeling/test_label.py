@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from grounding import AsyncClient
 from grounding.client import RetryPolicy
 from grounding.labeling import AdaptiveLimit, JobStore, LabelJob, find_images, register, run_job
-from tests.labeling.conftest import detections, per_image
+from tests.labeling.conftest import detections, per_image, wait_for_done
 from tests.server import chat, error
 
 ALL = "coco,yolo,voc,labelstudio,cvat"
@@ -108,17 +107,11 @@ def test_killed_mid_run_then_rerun_never_asks_twice_for_a_done_image(server, pho
             "--out", str(out), "--base-url", server.url, "-k", "4", "--no-cache"]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     db = out / "job.sqlite"
-    deadline = time.time() + 60
-    done_before = 0
-    while time.time() < deadline:
-        if db.exists():
-            with sqlite3.connect(db, timeout=10) as conn:
-                done_before = conn.execute("SELECT COUNT(*) FROM images WHERE status='done'").fetchone()[0]
-            if done_before >= 40:
-                break
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        wait_for_done(db, 40)  # the schema (images table), not just the file, then 40 done
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # also when the wait fails: never leave it running
+        proc.wait()
     with sqlite3.connect(db) as conn:
         done_keys = {k for (k,) in conn.execute("SELECT key FROM images WHERE status='done'")}
     assert 40 <= len(done_keys) < 200
