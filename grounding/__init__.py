@@ -29,7 +29,7 @@ from grounding.errors import (
     RateLimitError,
     ServerError,
 )
-from grounding.export import export_job
+from grounding.export import ExportError, ExportSummary, export_job
 from grounding.images import PreparedImage, load_image, prepare_image
 from grounding.parsing import parse
 from grounding.profiles import (
@@ -58,6 +58,8 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "ContentBlockedError",
+    "ExportError",
+    "ExportSummary",
     "Frame",
     "Grounding",
     "GroundingError",

@@ -46,7 +46,7 @@ from grounding.cli.tiles import (
     Tiles,
     tiling_from,
 )
-from grounding.export import FORMATS, export_job
+from grounding.export import FORMATS, ExportError, export_job
 from grounding.labeling import (
     AdaptiveLimit,
     JobStats,
@@ -71,7 +71,21 @@ STORE = "job.sqlite"
 RESUME = "interrupted: every finished image is kept; run the same command again to resume"
 _NO_KEY = "dry-run: no key needed"  # a dry run sends nothing; this is never sent or shown
 Formats = Annotated[
-    str, typer.Option("--format", "-f", help=f"Comma-separated: {', '.join(FORMATS)}.")
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        help=f"Comma-separated: {', '.join(FORMATS)}. Each goes into OUT/<format>/ in the "
+        "layout its tool imports (yolo-seg: polygons as segments).",
+    ),
+]
+Val = Annotated[
+    float,
+    typer.Option(
+        "--val",
+        help="Hold out this fraction of images (0.1 = 10%) as the 'val' subset, by a stable "
+        "hash of the path; used by every format with subsets.",
+    ),
 ]
 KeepUnknown = Annotated[
     bool,
@@ -79,14 +93,29 @@ KeepUnknown = Annotated[
 ]
 CopyImages = Annotated[
     bool,
-    typer.Option("--copy-images", help="Copy images into the YOLO folder instead of linking them."),
+    typer.Option(
+        "--copy-images", help="Copy images into the export folders instead of hard-linking them."
+    ),
 ]
 LsFrom = Annotated[
     str, typer.Option("--ls-from-name", help="Label Studio control name (from_name).")
 ]
 LsTo = Annotated[str, typer.Option("--ls-to-name", help="Label Studio object name (to_name).")]
 LsPrefix = Annotated[
-    str, typer.Option("--ls-image-prefix", help="Prefix of image paths in Label Studio tasks.")
+    str,
+    typer.Option(
+        "--ls-image-prefix",
+        help="Prefix of image references in Label Studio tasks: its local-files URL unless "
+        "the images are served some other way.",
+    ),
+]
+LsRoot = Annotated[
+    Path | None,
+    typer.Option(
+        "--ls-root",
+        help="Label Studio's LOCAL_FILES_DOCUMENT_ROOT: image paths are given relative to it "
+        "[default: the parent of the input folder].",
+    ),
 ]
 
 
@@ -117,7 +146,14 @@ def _out_folder(out_dir: Path) -> None:
         fail(f"--out {out_dir}: cannot create it ({exc.strerror or exc})")
 
 
-_EXPORT_OPTIONS = ("keep_unknown", "copy_images", "ls_from_name", "ls_to_name", "ls_image_prefix")
+_EXPORT_OPTIONS = ("keep_unknown", "copy_images", "val", "ls_from_name", "ls_to_name",
+                   "ls_image_prefix", "ls_root")  # fmt: skip
+
+
+def _check_val(val: float) -> None:
+    if not 0 <= val < 1:
+        raise typer.BadParameter("must be at least 0 and below 1 (0.1 holds out 10%)",
+                                 param_hint="--val")  # fmt: skip
 
 
 def _write_exports(
@@ -133,19 +169,29 @@ def _write_exports(
     columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("export", total=total)
-        summary = export_job(
-            stores,
-            folder,
-            classes=classes,
-            formats=formats,
-            model_version=model_version,
-            on_image=lambda n: bar.update(task, completed=n),
-            **chosen,
-        )
+        try:
+            summary = export_job(
+                stores,
+                folder,
+                classes=classes,
+                formats=formats,
+                model_version=model_version,
+                on_image=lambda n: bar.update(task, completed=n),
+                **chosen,
+            )
+        except ExportError as exc:
+            err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+    subsets = ", ".join(f"{k} {v}" for k, v in sorted(summary.subsets.items()))
     err.print(
-        f"exported {summary.images} images, {summary.boxes} boxes "
-        f"({', '.join(str(p) for p in summary.files.values())})"
+        f"exported {summary.images} images ({subsets or 'none'}), {summary.boxes} boxes, "
+        f"{summary.polygons} polygons, {summary.points} points",
+        highlight=False,
     )
+    for fmt, path in summary.files.items():
+        err.print(f"  {fmt}: {path}", highlight=False, markup=False)
+    for note in summary.notes:
+        err.print(f"  note: {note}", highlight=False, markup=False)
     if summary.unmatched:
         err.print(
             f"[yellow]dropped {summary.unmatched} boxes whose label matched no class[/] "
@@ -240,6 +286,8 @@ def label(
     ls_from_name: LsFrom = "label",
     ls_to_name: LsTo = "image",
     ls_image_prefix: LsPrefix = "/data/local-files/?d=",
+    ls_root: LsRoot = None,
+    val: Val = 0.0,
     tiles: Tiles = None,
     overlap: Overlap = 0.2,
     tile_full: TileFull = True,
@@ -275,6 +323,7 @@ def _label(o: dict[str, Any]) -> None:
     if not names:
         raise typer.BadParameter("give at least one class", param_hint="--classes")
     chosen = _formats(o["formats"])
+    _check_val(o["val"])
     try:
         part = parse_shard(o["shard"]) if o["shard"] else None
     except ValueError as exc:
@@ -589,6 +638,8 @@ def export(
     ls_from_name: LsFrom = "label",
     ls_to_name: LsTo = "image",
     ls_image_prefix: LsPrefix = "/data/local-files/?d=",
+    ls_root: LsRoot = None,
+    val: Val = 0.0,
 ) -> None:
     """Write datasets from job stores at any time (also merges the stores of several shards).
 
@@ -596,6 +647,7 @@ def export(
     """
     options = dict(locals())
     chosen = _formats(formats)
+    _check_val(val)
     paths = ([out_dir / STORE] if (out_dir / STORE).exists() else []) + list(stores or [])
     missing = [p for p in paths if not p.exists()]
     if not paths or missing:

@@ -83,12 +83,12 @@ def key_problem(key: str) -> str | None:
     so that joining it to an output folder can never leave that folder.
 
     >>> key_problem("a/b.jpg"), key_problem("../victim/evil.png")
-    (None, "'..' would leave the output folder")
+    (None, "has a '..' that would leave the output folder")
     """
     if _is_url(key):
         return None
     if not key:
-        return "empty"
+        return "is empty"
     if "\x00" in key:
         return "contains NUL"
     if any(0xD800 <= ord(c) <= 0xDFFF for c in key):
@@ -97,7 +97,7 @@ def key_problem(key: str) -> str | None:
         return "is absolute"
     for part in key.replace("\\", "/").split("/"):
         if part == "..":
-            return "'..' would leave the output folder"
+            return "has a '..' that would leave the output folder"
         if part in ("", "."):
             return "has an empty or '.' part"
     return None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from grounding.export._names import flat_name
 from grounding.labeling import JobStore, find_images, register
 from tests.labeling.conftest import detections, grounding_cli, per_image, picture
 
@@ -37,6 +38,15 @@ def strange_tree(root: Path) -> tuple[set[str], dict[str, str]]:
     return labelled, failing
 
 
+def coco_names(out: Path) -> set[str]:
+    """The image file names of every COCO subset exported under ``out``."""
+    return {
+        image["file_name"].rsplit("/", 1)[-1]
+        for path in (out / "coco" / "annotations").glob("instances_*.json")
+        for image in json.loads(path.read_text())["images"]
+    }
+
+
 def test_a_strange_tree_is_labelled_once_per_image_and_rerunning_sends_nothing(
     server, tmp_path
 ) -> None:
@@ -58,8 +68,7 @@ def test_a_strange_tree_is_labelled_once_per_image_and_rerunning_sends_nothing(
     assert {k: r.error for k, r in rows.items() if r.status == "failed"} == failing
     assert all(os.path.isabs(r.source) for r in rows.values())  # exports work from anywhere
     assert not any(k.startswith("labels/") for k in rows)  # --out is never read
-    coco = json.loads((tree / "labels" / "coco.json").read_text())
-    assert {image["file_name"] for image in coco["images"]} == labelled
+    assert coco_names(tree / "labels") == {flat_name(k) for k in labelled}
 
     # rerunning (its own previews and YOLO links now sit inside the tree) sends nothing
     again = grounding_cli(*args, cwd=tmp_path)
@@ -83,17 +92,14 @@ def test_the_same_relative_path_under_two_inputs_is_two_images(server, tmp_path)
         run = grounding_cli("label", *inputs, "--classes", "scratch", "--out", out, "--base-url", server.url,
                             "--no-cache", cwd=tmp_path)  # fmt: skip
         assert run.returncode == 0, run.stderr
-        return [
-            image["file_name"]
-            for image in json.loads((tmp_path / out / "coco.json").read_text())["images"]
-        ]
+        return sorted(coco_names(tmp_path / out))
 
     # together: keys relative to the inputs' common folder
-    assert label("both", "cam1", "cam2") == ["cam1/x.jpg", "cam2/x.jpg"]
+    assert label("both", "cam1", "cam2") == ["cam1__x.jpg", "cam2__x.jpg"]
     # one after the other into one job: the name is taken by another file, so the second is
     # numbered, not dropped
     assert label("apart", "cam1") == ["x.jpg"]
-    assert label("apart", "cam2") == ["x.jpg", "x~2.jpg"]
+    assert label("apart", "cam2") == ["x.jpg", "x~2.jpg"]  # keys, flattened for the export
     assert len(server.chat_requests) == 4 and set(per_image(server).values()) == {2}
 
 

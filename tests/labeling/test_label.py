@@ -54,14 +54,14 @@ def test_every_good_image_once_bad_ones_recorded_and_exports_valid(server, photo
     with open(os.devnull, "w") as quiet:
         old, sys.stdout = sys.stdout, quiet
         try:
-            ds = COCO(str(out / "coco.json"))
+            ds = COCO(str(out / "coco" / "annotations" / "instances_train.json"))
         finally:
             sys.stdout = old
     assert len(ds.imgs) == 200 and min(ds.imgs) == 1 and min(ds.anns) == 1
     assert [c["name"] for c in ds.loadCats(ds.getCatIds())] == ["scratch", "dent"]
     assert len(ds.anns) == 400  # "rust" is not a class: dropped
-    assert {img["file_name"] for img in ds.imgs.values()} == set(keys)
-    assert {"info", "licenses"} <= set(json.loads((out / "coco.json").read_text()))
+    assert {img["file_name"] for img in ds.imgs.values()} == {k.replace("/", "__") for k in keys}  # flat names
+    assert {"info", "licenses"} <= set(json.loads((out / "coco" / "annotations" / "instances_train.json").read_text()))
 
     # YOLO: one label file per image, values in [0, 1], class ids from 0, images linked
     labels = list((out / "yolo" / "labels").rglob("*.txt"))
@@ -74,18 +74,18 @@ def test_every_good_image_once_bad_ones_recorded_and_exports_valid(server, photo
     assert len(list((out / "yolo" / "images").rglob("*.*"))) == 200
 
     # VOC and CVAT parse as XML
-    vocs = list((out / "voc").rglob("*.xml"))
+    vocs = list((out / "voc" / "Annotations").glob("*.xml"))
     assert len(vocs) == 200
     voc = ElementTree.parse(vocs[0]).getroot()
     assert voc.find("size/width").text == "96" and len(voc.findall("object")) == 2
     xmin = int(voc.find("object/bndbox/xmin").text)
     assert 1 <= xmin <= 96
-    cvat = ElementTree.parse(out / "cvat.xml").getroot()
+    cvat = ElementTree.parse(out / "cvat" / "annotations.xml").getroot()
     assert cvat.find("version").text == "1.1" and len(cvat.findall("image")) == 200
     assert {b.get("label") for b in cvat.iter("box")} == {"scratch", "dent"}
 
     # Label Studio: percentages in [0, 100]
-    tasks = json.loads((out / "labelstudio.json").read_text())
+    tasks = json.loads((out / "labelstudio" / "tasks.json").read_text())
     assert len(tasks) == 200
     for task in tasks:
         for result in task["predictions"][0]["result"]:
@@ -196,7 +196,7 @@ def test_shards_split_the_work_and_export_merges_them(server, photos, tmp_path) 
     merged = subprocess.run([sys.executable, "-m", "grounding", "export", str(tmp_path / "s1"), "--store",
                              str(tmp_path / "s2" / "job.sqlite"), "-f", "coco,yolo"], capture_output=True, text=True)  # fmt: skip
     assert merged.returncode == 0, merged.stderr
-    assert len(json.loads((tmp_path / "s1" / "coco.json").read_text())["images"]) == 200
+    assert len(json.loads((tmp_path / "s1" / "coco" / "annotations" / "instances_train.json").read_text())["images"]) == 200
 
 
 def test_keep_unknown_and_a_custom_prompt(server, photos, tmp_path) -> None:
@@ -207,7 +207,7 @@ def test_keep_unknown_and_a_custom_prompt(server, photos, tmp_path) -> None:
                 "--prompt", "List every {classes} as JSON.", "--keep-unknown", "-f", "coco")  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert server.chat_requests[0].body["messages"][0]["content"][1]["text"] == "List every scratch, dent as JSON."
-    cats = [c["name"] for c in json.loads((out / "coco.json").read_text())["categories"]]
+    cats = [c["name"] for c in json.loads((out / "coco" / "annotations" / "instances_train.json").read_text())["categories"]]
     assert cats == ["scratch", "dent", "rust"]
     changed = label(str(root), "--classes", "scratch", "--out", str(out), "--base-url", server.url)
     assert changed.returncode == 2 and "use the same --classes" in changed.stderr

@@ -137,14 +137,14 @@ def test_cost_estimates() -> None:
         ("a/b.jpg", None),  # a plain relative path
         ("caf%E9.png", None),  # an escaped non-UTF-8 name
         ("https://example.org/../x.jpg", None),  # URLs name images, never output paths
-        ("../victim/evil.png", "'..' would leave the output folder"),
-        ("a/../../evil.png", "'..' would leave the output folder"),
-        ("a\\..\\..\\evil.png", "'..' would leave the output folder"),  # Windows separators
+        ("../victim/evil.png", "has a '..' that would leave the output folder"),
+        ("a/../../evil.png", "has a '..' that would leave the output folder"),
+        ("a\\..\\..\\evil.png", "has a '..' that would leave the output folder"),  # Windows separators
         ("/etc/evil.png", "is absolute"),
         ("C:/evil.png", "is absolute"),
         ("a//b.png", "has an empty or '.' part"),
         ("./b.png", "has an empty or '.' part"),
-        ("", "empty"),
+        ("", "is empty"),
         ("a\x00.png", "contains NUL"),
     ],
 )

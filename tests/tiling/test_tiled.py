@@ -122,22 +122,27 @@ def test_detect_cli_with_tiles(big, vision) -> None:
     assert bad.exit_code == 2 and "--tiles" in bad.output_text and "ROWSxCOLS" in bad.output_text
 
 
-def coco_boxes(path) -> np.ndarray:
-    data = json.loads(path.read_text())
-    return np.asarray([[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in data["annotations"])]).reshape(-1, 4)
+def coco_boxes(out) -> np.ndarray:
+    """Every box of every COCO subset exported into the job folder ``out``."""
+    boxes = [
+        [x, y, x + w, y + h]
+        for path in (out / "coco" / "annotations").glob("instances_*.json")
+        for x, y, w, h in (a["bbox"] for a in json.loads(path.read_text())["annotations"])
+    ]
+    return np.asarray(boxes).reshape(-1, 4)
 
 
 def test_label_big_folder_with_tiles_finds_what_the_untiled_run_misses(big, vision, tmp_path) -> None:
     common = [str(big), "--classes", "scratch", "--base-url", vision.url]
     untiled = cli("label", *common, "--out", str(tmp_path / "plain"))
     assert untiled.exit_code == 0, untiled.output_text
-    plain = coco_boxes(tmp_path / "plain" / "coco.json")
+    plain = coco_boxes(tmp_path / "plain")
     assert matched(plain, SMALL) == [False] * len(SMALL) and vision.seen == 1
 
     tiles = ["--tiles", "auto", "--tile-max-pixels", str(CAP)]
     tiled = cli("label", *common, "--out", str(tmp_path / "tiled"), *tiles)
     assert tiled.exit_code == 0, tiled.output_text
-    found = coco_boxes(tmp_path / "tiled" / "coco.json")
+    found = coco_boxes(tmp_path / "tiled")
     assert matched(found, SMALL) == [True] * len(SMALL)
     assert len(found) == len(SCENE.boxes)  # the large scratch is one box, nothing counted twice
     assert vision.seen == 1 + 12  # the whole-image answer came from the untiled run's cache
@@ -213,7 +218,7 @@ def test_a_failing_tile_fails_its_image_and_the_retry_reuses_the_answered_tiles(
     sent = len(vision.chat_requests)
     retry = cli("label", *args, "--retry-failed")
     assert retry.exit_code == 0, retry.output_text
-    assert len(coco_boxes(tmp_path / "o" / "coco.json")) == len(SCENE.boxes)
+    assert len(coco_boxes(tmp_path / "o")) == len(SCENE.boxes)
     # the other tiles finished before the image failed and come from the cache now
     assert sent == 13 and len(vision.chat_requests) - sent == 1
 
@@ -265,4 +270,4 @@ def test_labels_are_mapped_onto_the_classes_before_tiles_merge(big, tmp_path) ->
         run = cli("label", str(big), "--classes", "scratch", "--base-url", server.url, "--out", str(tmp_path / "o"),
                   "--tiles", "auto", "--tile-max-pixels", str(CAP))  # fmt: skip
         assert run.exit_code == 0, run.output_text
-        assert len(coco_boxes(tmp_path / "o" / "coco.json")) == len(SCENE.boxes)  # not the large one twice
+        assert len(coco_boxes(tmp_path / "o")) == len(SCENE.boxes)  # not the large one twice
