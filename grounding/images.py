@@ -171,7 +171,16 @@ def _load_upright(
     source: ImageSource, max_image_pixels: int, timeout: float = 30.0
 ) -> tuple[Image.Image, bool]:
     """The upright image and whether the EXIF orientation changed it."""
+    image, rotated, _ = _load_upright_digest(source, max_image_pixels, timeout)
+    return image, rotated
+
+
+def _load_upright_digest(
+    source: ImageSource, max_image_pixels: int, timeout: float = 30.0
+) -> tuple[Image.Image, bool, str | None]:
+    """As :func:`_load_upright`, plus the SHA-256 of the bytes downloaded for an http(s) URL."""
     name = _name(source)
+    downloaded: str | None = None
     if isinstance(source, Image.Image):
         image = source
     elif isinstance(source, np.ndarray):
@@ -184,6 +193,7 @@ def _load_upright(
             reply.raise_for_status()
         except httpx.HTTPError as exc:
             raise ImageError(name, f"cannot be downloaded: {exc}") from None
+        downloaded = hashlib.sha256(reply.content).hexdigest()
         image = _open(reply.content, name, max_image_pixels)
     elif isinstance(source, str) and source.startswith("data:"):
         try:
@@ -200,7 +210,7 @@ def _load_upright(
         upright = ImageOps.exif_transpose(image) if rotated else image
     except (OSError, SyntaxError, ValueError, KeyError, TypeError):
         rotated, upright = False, image  # unreadable EXIF: keep the stored orientation
-    return _normalize_mode(upright if upright is not None else image), rotated
+    return _normalize_mode(upright if upright is not None else image), rotated, downloaded
 
 
 def _target_size(
@@ -262,14 +272,18 @@ def prepare_image(
     profile: Profile | None = None,
     max_pixels: int | None = None,
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    inline_urls: bool = False,
 ) -> PreparedImage:
     """Load ``source`` upright and encode what to send: see the module docstring.
 
     ``max_pixels`` overrides the profile's limit on the pixels sent (None: the profile's).
     An http(s) URL is passed through to the API untouched when the image needs no rotation
-    or resizing; it is still downloaded once to learn its size.
+    or resizing (unless ``inline_urls``: then its pixels are sent, for servers that cannot
+    reach the internet); it is downloaded once either way, to learn its size, and
+    ``digest`` is the SHA-256 of the bytes downloaded, so a changed image behind the same
+    URL is a different image.
     """
-    image, rotated = _load_upright(source, max_image_pixels)
+    image, rotated, downloaded = _load_upright_digest(source, max_image_pixels)
     size = (image.width, image.height)
     target = _target_size(image.width, image.height, profile, max_pixels)
     sent = image if target == size else _resize(image, target)
@@ -278,9 +292,10 @@ def prepare_image(
         and source.startswith(("http://", "https://"))
         and target == size
         and not rotated
+        and not inline_urls
+        and downloaded is not None
     ):
-        digest = hashlib.sha256(source.encode()).hexdigest()
-        return PreparedImage(source, size, target, digest, source, image)
+        return PreparedImage(source, size, target, downloaded, source, image)
     media_type, data = _encode(sent)
     url = f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
     return PreparedImage(url, size, target, hashlib.sha256(data).hexdigest(), _name(source), image)
