@@ -206,7 +206,9 @@ def client_options(client: AsyncClient) -> dict[str, Any]:
         "temperature": client.options.temperature,
         "stream": client.options.stream,
         "max_pixels": client.options.max_pixels,
-        "timeout": client.timeout.read,
+        "timeout": client.timeout,
+        "max_reply_bytes": client.max_reply_bytes,
+        "download_images": client.options.download_images,
         "retry": client.retry,
         "cache": client.cache is not None,
     }
