@@ -60,10 +60,13 @@ def test_logprobs_are_asked_for_and_read(image) -> None:
 
 
 def test_a_server_without_logprobs_fails_with_one_clear_line(image) -> None:
-    with ScriptedServer(chat('[{"label": "circle", "bbox_2d": [1, 1, 500, 500]}]')) as server:
-        with Client("openai", base_url=server.url, confidence="logprobs") as client:
-            with pytest.raises(LogprobsUnavailableError, match="no token log-probabilities"):
-                client.detect(image, CLASSES)
+    answer = chat('[{"label": "circle", "bbox_2d": [1, 1, 500, 500]}]')
+    with (
+        ScriptedServer(answer) as server,
+        Client("openai", base_url=server.url, confidence="logprobs") as client,
+        pytest.raises(LogprobsUnavailableError, match="no token log-probabilities"),
+    ):
+        client.detect(image, CLASSES)
 
 
 @pytest.mark.parametrize("provider", ["zai", "bigmodel"])
