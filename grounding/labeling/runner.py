@@ -34,51 +34,13 @@ from grounding.errors import (
 from grounding.images import PreparedImage
 from grounding.labeling.cost import Price
 from grounding.labeling.inputs import Item, in_shard
+from grounding.labeling.limiter import AdaptiveLimit
 from grounding.labeling.store import JobStore, Row
 from grounding.result import Grounding
 
 __all__ = ["AdaptiveLimit", "JobStats", "LabelJob", "run_job"]
 
 FATAL = (AuthenticationError, AccountError, QuotaExceededError)
-
-
-class AdaptiveLimit:
-    """How many requests may be in flight: at most ``cap``, halved on rate limits, one more
-    after ``2 × limit`` successes in a row."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = max(1, cap)
-        self.limit = self.cap
-        self.in_flight = 0
-        self.streak = 0
-        self.rate_limited = 0
-        self._changed = asyncio.Condition()
-
-    def on_retry(self, error: APIError) -> None:
-        """The client's retry hook: rate limits halve the limit."""
-        if isinstance(error, RateLimitError):
-            self.rate_limited += 1
-            self.slow_down()
-
-    async def acquire(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.in_flight < self.limit)
-            self.in_flight += 1
-
-    async def release(self) -> None:
-        async with self._changed:
-            self.in_flight -= 1
-            self._changed.notify_all()
-
-    def slow_down(self) -> None:
-        self.limit = max(1, self.limit // 2)
-        self.streak = 0
-
-    def success(self) -> None:
-        self.streak += 1
-        if self.limit < self.cap and self.streak >= 2 * self.limit:
-            self.limit += 1
-            self.streak = 0
 
 
 @dataclass
@@ -178,11 +140,7 @@ async def run_job(
         while (row := await queue.get()) is not None:
             if stats.stopped and stats.fatal:
                 continue
-            await limit.acquire()
-            try:
-                await label_one(row)
-            finally:
-                await limit.release()
+            await label_one(row)  # the limit covers the requests alone: see ask()
             report()
 
     def guess(row: Row) -> float:
@@ -197,7 +155,7 @@ async def run_job(
             prepared = await client.prepare(row.source, model=job.model)
             result = await ask_patiently(prepared)
             if _unparseable(result):
-                result = await client.ask(prepared, job.prompt, model=job.model, use_cache=False)
+                result = await ask(prepared, use_cache=False)
                 if _unparseable(result):
                     raise _Unparseable(result)
         except FATAL as exc:
@@ -229,7 +187,6 @@ async def run_job(
             store.finish(row.key, status="done", response=response.content if response else None,
                          result=result.to_dict(), usage=usage, size=result.image_size)  # fmt: skip
             stats.done += 1
-            limit.success()
             if response is not None and not response.cached:
                 stats.prompt_tokens += response.usage.prompt_tokens
                 stats.completion_tokens += response.usage.completion_tokens
@@ -247,7 +204,7 @@ async def run_job(
         """A storm of rate limits or a flaky server delays an image; it does not fail it."""
         for round_ in range(job.transient_rounds + 1):
             try:
-                return await client.ask(prepared, job.prompt, model=job.model)
+                return await ask(prepared)
             except (RateLimitError, ServerError, APITimeoutError) as exc:
                 if round_ == job.transient_rounds or stats.stopped:
                     raise
@@ -255,6 +212,13 @@ async def run_job(
                     limit.slow_down()
                 await asyncio.sleep(job.transient_pause * 2**round_)
         raise AssertionError("unreachable")
+
+    async def ask(prepared: PreparedImage, use_cache: bool = True) -> Grounding:
+        """One request, holding a place under the adaptive limit only while it is sent."""
+        async with limit:
+            result = await client.ask(prepared, job.prompt, model=job.model, use_cache=use_cache)
+            limit.success(cached=result.response is not None and result.response.cached)
+            return result
 
     def fail(row: Row, status: str, reason: str, response: str | None = None) -> None:
         store.finish(row.key, status=status, error=reason, response=response)
