@@ -58,7 +58,7 @@ class HalvingLimit(AdaptiveLimit):
         if isinstance(error, RateLimitError):
             self.slow_down()
 
-    def success(self) -> None:
+    def success(self, *, cached: bool = False) -> None:
         self.streak += 1
         if self.limit < self.cap and self.streak >= 2 * self.limit:
             self.limit += 1
@@ -92,7 +92,9 @@ def steady(root: Path, work: Path, kind: type[AdaptiveLimit], run: int) -> dict[
         )
         counts = server.stats()
     sent = counts["accepted"] + counts["rejected"]
+    served = _mean_serving(counts["timeline"], 5 * LATENCY, elapsed - 2 * LATENCY)
     return {
+        "served": served,
         "goodput": done / elapsed / (CAPACITY / LATENCY),
         "refused": counts["rejected"] / sent,
         "wasted_per_1000": counts["rejected"] / done * 1000,
@@ -179,53 +181,62 @@ def _mean_serving(timeline: list[tuple[float, int]], start: float, end: float) -
     return total / (end - start) if end > start else 0.0
 
 
+def run_steady(work: Path, images: int, runs: int) -> None:
+    make_images(work / "images", images)
+    results: dict[str, list[dict[str, float]]] = {"AdaptiveLimit": [], "HalvingLimit": []}
+    for run in range(runs):  # interleaved: new, old, new, old...
+        for kind in (AdaptiveLimit, HalvingLimit):
+            results[kind.__name__].append(steady(work / "images", work, kind, run))
+            r = results[kind.__name__][-1]
+            print(f"  run {run + 1} {kind.__name__:13s} goodput {r['goodput']:.1%}, "
+                  f"refused {r['refused']:.2%} ({r['wasted_per_1000']:.0f} per 1,000 images), "
+                  f"served {r['served']:.1f} at once", flush=True)  # fmt: skip
+    print(f"steady limit {CAPACITY}, {LATENCY} s, -k {CONCURRENCY}, {images:,} images, "
+          f"best of {runs} (range):")  # fmt: skip
+    for name, rows in results.items():
+        for key, best in (("goodput", max), ("refused", min), ("served", max)):
+            values = [r[key] for r in rows]
+            shown = [
+                f"{v:.1f}" if key == "served" else f"{v:.2%}"
+                for v in (best(values), min(values), max(values))
+            ]
+            print(f"  {name:13s} {key} best {shown[0]} ({shown[1]} to {shown[2]})")
+
+
+def run_changing(work: Path, runs: int) -> None:
+    phases = [(16, 6.0), (4, 8.0), (16, 8.0)]
+    make_images(work / "changing", int(sum(c / LATENCY * s for c, s in phases) * 1.1))
+    print(f"changing limit {' -> '.join(f'{c} ({s:.0f} s)' for c, s in phases)}, -k {CONCURRENCY}:")
+    rounds: list[list[float]] = [[] for _ in phases]
+    for run in range(runs):
+        report = changing(work / "changing", work, phases, run)
+        parts = []
+        for i, p in enumerate(report):
+            settled = "never" if p["round_trips"] is None else f"{p['round_trips']:.1f}"
+            parts.append(f"limit {p['capacity']}: settled after {settled} round-trips, "
+                         f"served {p['served']:.1f} at once")  # fmt: skip
+            if p["round_trips"] is not None:
+                rounds[i].append(p["round_trips"])
+        print(f"  run {run + 1}: " + "; ".join(parts), flush=True)
+    for i, (capacity, _) in enumerate(phases[1:], start=1):
+        if rounds[i]:
+            print(
+                f"  after the change to {capacity}: median {statistics.median(rounds[i]):.1f}, "
+                f"worst {max(rounds[i]):.1f} round-trips ({len(rounds[i])} of {runs} settled)"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", choices=["steady", "changing"])
     args = ap.parse_args()
-
     with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        make_images(work / "images", args.images)
-        results: dict[str, list[dict[str, float]]] = {"AdaptiveLimit": [], "HalvingLimit": []}
-        for run in range(args.runs):  # interleaved: new, old, new, old...
-            for kind in (AdaptiveLimit, HalvingLimit):
-                results[kind.__name__].append(steady(work / "images", work, kind, run))
-                r = results[kind.__name__][-1]
-                print(f"  run {run + 1} {kind.__name__:13s} goodput {r['goodput']:.1%} "
-                      f"refused {r['refused']:.2%} ({r['wasted_per_1000']:.0f} per 1,000 images)",
-                      flush=True)  # fmt: skip
-        print(f"\nsteady limit {CAPACITY}, {LATENCY} s, -k {CONCURRENCY}, {args.images:,} images, "
-              f"best of {args.runs} (range):")  # fmt: skip
-        for name, rows in results.items():
-            goodput = [r["goodput"] for r in rows]
-            refused = [r["refused"] for r in rows]
-            print(f"  {name:13s} goodput best {max(goodput):.1%} ({min(goodput):.1%}-{max(goodput):.1%}), "
-                  f"refused best {min(refused):.2%} ({min(refused):.2%}-{max(refused):.2%})")  # fmt: skip
-
-        phases = [(16, 6.0), (4, 8.0), (16, 8.0)]
-        need = int(sum(c / LATENCY * s for c, s in phases) * 1.1)
-        make_images(work / "changing", need)
-        print(
-            f"\nchanging limit {' -> '.join(f'{c} ({s:.0f} s)' for c, s in phases)}, -k {CONCURRENCY}:"
-        )
-        rounds: list[list[float | None]] = [[] for _ in phases]
-        for run in range(args.runs):
-            report = changing(work / "changing", work, phases, run)
-            for i, phase in enumerate(report):
-                rounds[i].append(phase["round_trips"])
-            print("  run", run + 1, "; ".join(
-                f"limit {p['capacity']}: within 10% after "
-                f"{'never' if p['round_trips'] is None else format(p['round_trips'], '.1f')} round-trips, "
-                f"served {p['served']:.1f} at once" for p in report), flush=True)  # fmt: skip
-        for i, (capacity, _) in enumerate(phases[1:], start=1):
-            values = [v for v in rounds[i] if v is not None]
-            if values:
-                print(
-                    f"  after the change to {capacity}: median {statistics.median(values):.1f}, "
-                    f"worst {max(values):.1f} round-trips ({len(values)} of {args.runs} runs settled)"
-                )
+        if args.only != "changing":
+            run_steady(Path(folder), args.images, args.runs)
+        if args.only != "steady":
+            run_changing(Path(folder), args.runs)
 
 
 if __name__ == "__main__":

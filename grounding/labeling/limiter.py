@@ -54,16 +54,17 @@ class AdaptiveLimit:
         self._clock = clock
         self._found = False  # a rate limit has been seen: growth is by probes from now on
         self._started: dict[object, float] = {}
-        self._backing_off: set[object] = set()  # refused, waiting to be sent again
+        self._refused: dict[object, float] = {}  # in flight, refused at (waiting to be resent)
         self._retried: set[object] = set()  # not timed: their time includes waiting
-        self._hold_until = 0.0  # the end of the round-trip after the last cut
-        self._refused_at = -1e9
+        self._credit = 0
+        self._round_end: float | None = None  # the round-trip after a cut, being measured
+        self._round_answers = 0
+        self._round_refusals = 0
+        self._last_refusal = -1e9
         self._next_probe = 0.0
         self._probe_started: float | None = None
-        self._step = 1  # growth of the next probe at or above the remembered level
+        self._step = 1
         self._failed_probes = 0
-        self._jumped_at: float | None = None
-        self._credit = 0
         self._changed = asyncio.Condition()
 
     # --- the runner's calls -------------------------------------------------------------
@@ -86,7 +87,7 @@ class AdaptiveLimit:
         async with self._changed:
             self.in_flight -= 1
             self._started.pop(task, None)
-            self._backing_off.discard(task)
+            self._refused.pop(task, None)
             self._retried.discard(task)
             self._changed.notify_all()
 
@@ -96,73 +97,84 @@ class AdaptiveLimit:
             self.slow_down()
 
     def slow_down(self) -> None:
-        """A request of this task was refused for a rate limit: the limit goes just below the
-        number in flight on the first refusal of a round-trip, and to the number the server
-        is still serving on the others (never lower: they were sent under the old limit)."""
+        """A request was refused for a rate limit. The first refusal of a round-trip sets the
+        limit just below the number in flight (less those refused moments ago, waiting to be
+        sent again); at the end of that round-trip, if refusals went on, the limit becomes
+        the number of answers the server gave in it: what it can serve at once."""
         task = _task()
         now = self._clock()
         rtt = self._rtt()
+        self._close_round(now)
         self.rate_limited += 1
+        self._last_refusal = now
         if task in self._started:  # in flight (the runner also reports after its own wait)
-            self._backing_off.add(task)
+            self._refused[task] = now
             self._retried.add(task)
-        self._refused_at = now
         if self._probe_started is not None:  # the try failed
             self._probe_started = None
             self._step = 1
             self._failed_probes += 1
             if self._failed_probes >= FORGET_AFTER:
                 self.remembered = min(self.remembered, self.limit - 1)  # it is not coming back
-        serving = self.in_flight - len(self._backing_off)
-        if now >= self._hold_until:
-            self.limit = max(1, min(self.limit - 1, serving))
-            self._hold_until = now + rtt
-        else:
-            self.limit = max(1, min(self.limit, serving))
-        if self._jumped_at is not None and now < self._jumped_at + 2 * rtt:
-            self.remembered = self.limit  # the remembered level did not hold
-        self._jumped_at = None
         self._found = True
+        if self._round_end is None:
+            waiting = sum(1 for at in self._refused.values() if now - at < rtt / 2)
+            self.limit = max(1, min(self.limit - 1, self.in_flight - waiting))
+            self._round_end = now + rtt
+            self._round_answers, self._round_refusals = 0, 1
+        else:
+            self._round_refusals += 1
         self._next_probe = now + self._probe_every() * rtt
 
     def success(self, *, cached: bool = False) -> None:
         """An answer came back for this task (``cached``: from the cache, not the server)."""
         task = _task()
         now = self._clock()
-        self._backing_off.discard(task)
+        self._refused.pop(task, None)
         if cached:
             return
+        self._close_round(now)
         started = self._started.get(task)
         if started is not None and task not in self._retried:
             took = now - started
             self.round_trip = (
                 took if self.round_trip is None else 0.8 * self.round_trip + 0.2 * took
             )
-        rtt = self._rtt()
+        if self._round_end is not None:
+            self._round_answers += 1
+            return
         if not self._found:  # slow start: one more per two answers, x1.5 per round-trip
             self._credit += 1
             if self._credit >= 2:
                 self._credit = 0
                 self._grow(self.limit + 1)
             return
-        if self._probe_started is None and now >= self._refused_at + rtt:
-            self.remembered = max(self.remembered, self.limit)
-        if self._probe_started is not None:
-            if now >= self._probe_started + rtt:  # a whole round-trip at the higher level
+        rtt = self._rtt()
+        if self._probe_started is None:
+            if now >= self._last_refusal + rtt:
+                self.remembered = max(self.remembered, self.limit)
+            if now >= self._next_probe and self.limit < self.cap:
+                self._probe_started = now
+                self._grow(self.limit + (1 if self.limit < self.remembered else self._step))
+        elif now >= self._probe_started + rtt:  # a whole round-trip at the higher level
+            self._failed_probes = 0
+            if self.limit < self.remembered:  # the old level may be back: double, try again
+                self._probe_started = now
+                self._grow(min(self.remembered, 2 * self.limit))
+            else:  # above anything seen: keep trying, in growing steps
                 self._probe_started = None
-                self._failed_probes = 0
-                if self.limit < self.remembered:
-                    self._jumped_at = now
-                    self._grow(self.remembered)
-                else:
-                    self.remembered = self.limit
-                    self._step *= 2
-                self._next_probe = now + rtt  # and try again after a round-trip
-        elif now >= self._next_probe and self.limit < self.cap:
-            self._probe_started = now
-            self._grow(self.limit + (1 if self.limit < self.remembered else self._step))
+                self.remembered = self.limit
+                self._step *= 2
+                self._next_probe = now + rtt
 
     # --- internals ------------------------------------------------------------------------
+
+    def _close_round(self, now: float) -> None:
+        if self._round_end is None or now < self._round_end:
+            return
+        if self._round_refusals > 1:  # refused all along: the answers measure the capacity
+            self.limit = max(1, min(self.limit, self._round_answers))
+        self._round_end = None
 
     def _rtt(self) -> float:
         return self.round_trip if self.round_trip is not None else _FIRST_ROUND_TRIP
