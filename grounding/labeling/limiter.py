@@ -61,6 +61,7 @@ class AdaptiveLimit:
         self._round_answers = 0
         self._round_refusals = 0
         self._last_refusal = -1e9
+        self._refused_level = self.cap + 1  # the lowest level refused since the last cut
         self._next_probe = 0.0
         self._probe_started: float | None = None
         self._step = 1
@@ -118,6 +119,8 @@ class AdaptiveLimit:
                 self.remembered = min(self.remembered, self.limit - 1)  # it is not coming back
         self._found = True
         if self._round_end is None:
+            self._refused_level = self.limit
+            self._step = 1
             waiting = sum(1 for at in self._refused.values() if now - at < rtt / 2)
             self.limit = max(1, min(self.limit - 1, self.in_flight - waiting))
             self._round_end = now + rtt
@@ -158,8 +161,12 @@ class AdaptiveLimit:
                 self._grow(self.limit + (1 if self.limit < self.remembered else self._step))
         elif now >= self._probe_started + rtt:  # a whole round-trip at the higher level
             self._failed_probes = 0
-            if self.limit < self.remembered:  # the old level may be back: double, try again
+            if self.limit < self._refused_level:  # only found the level again: no news
+                self._probe_started = None
+                self._next_probe = now + PROBE_BELOW * rtt
+            elif self.limit < self.remembered:  # served where it refused: double, try again
                 self._probe_started = now
+                self._refused_level = self.limit + 1
                 self._grow(min(self.remembered, 2 * self.limit))
             else:  # above anything seen: keep trying, in growing steps
                 self._probe_started = None
@@ -173,6 +180,8 @@ class AdaptiveLimit:
         if self._round_end is None or now < self._round_end:
             return
         if self._round_refusals > 1:  # refused all along: the answers measure the capacity
+            # refused at this limit, or at the number in flight when waiting ones exceed it
+            self._refused_level = min(self._refused_level, max(self.limit, self.in_flight))
             self.limit = max(1, min(self.limit, self._round_answers))
         self._round_end = None
 
