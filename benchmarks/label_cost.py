@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import subprocess
 import sys
 import tempfile
@@ -144,14 +143,14 @@ def main() -> None:
 
         huge = work / "huge"
         huge.mkdir()
-        y, x = np.mgrid[0:12000, 0:12000]
-        for i in range(8):
-            array = np.stack([(x + i) % 256, (y // 47) % 256, (x // 31 + y // 29) % 256], -1)
-            buffer = io.BytesIO()
-            Image.fromarray(array.astype(np.uint8)).save(buffer, "PNG", compress_level=1)
-            (huge / f"{i}.png").write_bytes(buffer.getvalue())
-            del array, buffer
-        del x, y
+        side = np.arange(12000)
+        for i in range(8):  # uint8 arithmetic wraps at 256: no int64 temporaries of 1 GB
+            red = np.broadcast_to(((side + i) % 256).astype(np.uint8), (12000, 12000))
+            green = np.broadcast_to(((side // 47) % 256).astype(np.uint8)[:, None], (12000, 12000))
+            blue = ((side // 31) % 256).astype(np.uint8)[None, :] + ((side // 29) % 256).astype(
+                np.uint8
+            )[:, None]
+            Image.fromarray(np.dstack([red, green, blue])).save(huge / f"{i}.png", compress_level=1)
         with Loopback() as server:
             rss = peak_rss_mb(server.url, huge, work / "out-huge", 8)
         print(f"peak RSS of grounding label, eight 12000x12000 PNGs, -k 8: {rss:.0f} MB")
