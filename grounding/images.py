@@ -62,8 +62,9 @@ _BUDGET = PixelBudget(DECODE_BUDGET_PIXELS)
 # (up to 32 MB after the first large free): freed blocks then stay in each thread's malloc
 # arena, and six threads that decoded a 144 MP image one after another held 1.3 GB instead of
 # 0.75. Blocks of 64 MB are always mapped and unmapped, so freed pixels go back to the system.
-if Image.core.get_block_size() == 16 * 1024 * 1024:  # Pillow's default, not the user's choice
-    Image.core.set_block_size(64 * 1024 * 1024)
+_core: Any = getattr(Image, "core")  # noqa: B009  (the C module; not in Pillow's stubs)
+if _core.get_block_size() == 16 * 1024 * 1024:  # Pillow's default, not the user's choice
+    _core.set_block_size(64 * 1024 * 1024)
 
 
 @dataclass(frozen=True)
