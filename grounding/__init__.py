@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from grounding import datasets, evals, labeling, prompts
+from grounding import datasets, evals, labeling, prompts, tiling
 from grounding.annotate import annotate
 from grounding.api import adetect, alocate, detect, locate
 from grounding.cache import ResponseCache
@@ -29,7 +29,7 @@ from grounding.errors import (
     RateLimitError,
     ServerError,
 )
-from grounding.export import export_job
+from grounding.export import ExportError, ExportSummary, export_job
 from grounding.images import PreparedImage, load_image, prepare_image
 from grounding.parsing import parse
 from grounding.profiles import (
@@ -43,6 +43,7 @@ from grounding.profiles import (
     unregister_profile,
 )
 from grounding.result import Grounding
+from grounding.tiling import MergeOptions, Tiling
 
 __version__ = "0.1.0"
 
@@ -57,10 +58,13 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "ContentBlockedError",
+    "ExportError",
+    "ExportSummary",
     "Frame",
     "Grounding",
     "GroundingError",
     "ImageError",
+    "MergeOptions",
     "PreparedImage",
     "Profile",
     "QuotaExceededError",
@@ -71,6 +75,7 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Thinking",
+    "Tiling",
     "Usage",
     "__version__",
     "adetect",
@@ -91,5 +96,6 @@ __all__ = [
     "prompts",
     "register_profile",
     "smart_resize",
+    "tiling",
     "unregister_profile",
 ]

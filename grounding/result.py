@@ -40,7 +40,8 @@ class Grounding:
     ``labels[i]`` (``None`` where the model gave none), and likewise for points and polygons.
     ``warnings`` records every repair the parser made, in plain words. ``response`` is the
     model's reply (raw text, usage, latency) when the result came from a client, and
-    ``image_size`` the (width, height) the coordinates refer to, when known.
+    ``image_size`` the (width, height) the coordinates refer to, when known. ``classes`` is the
+    vocabulary asked for (set by ``grounding.detect``), used by :meth:`to_detections`.
     """
 
     boxes: FloatArray = field(default_factory=lambda: np.empty((0, 4)))
@@ -52,6 +53,7 @@ class Grounding:
     warnings: list[str] = field(default_factory=list)
     response: Response | None = field(default=None, repr=False)
     image_size: tuple[int, int] | None = field(default=None, repr=False)
+    classes: list[str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.boxes = _array(self.boxes, 4)
@@ -85,6 +87,7 @@ class Grounding:
         self.points, self.point_labels = points, point_labels
         self.polygons, self.polygon_labels = polygons, polygon_labels
         self.warnings, self.response, self.image_size = warnings, None, image_size
+        self.classes = None
         return self
 
     def __len__(self) -> int:
@@ -146,12 +149,21 @@ class Grounding:
             warnings=list(data.get("warnings") or []),
         )
 
-    def to_detections(self) -> sv.Detections:
+    def to_detections(self, classes: Sequence[str] | None = None) -> sv.Detections:
         """Boxes and polygons as ``supervision.Detections``.
 
+        With ``classes`` (default: the ``classes`` this result was asked for, if any), labels
+        are matched onto the list as ``grounding label`` does (case, numbered suffixes, plurals,
+        small misspellings) and ``class_id`` is the index in the list, the same in every
+        image; a label matching none gets an id after the list's, in order of appearance,
+        and keeps its own name. Without a vocabulary, ids follow the order of appearance.
         Polygons appear as their bounding boxes (computed with shapely); ``data["polygon"]``
-        marks them and ``data["class_name"]`` holds the labels ("" where there is none).
+        marks them and ``data["class_name"]`` holds the names ("" where there is none).
         Points have no box and are left out.
+
+        >>> g = Grounding(boxes=[[0, 0, 2, 2], [1, 1, 3, 3]], labels=["dent-2", "scratch"])
+        >>> g.to_detections(classes=["scratch", "dent"]).class_id.tolist()
+        [1, 0]
         """
         import shapely
         import supervision as sv
@@ -162,10 +174,21 @@ class Grounding:
         ]
         xyxy = np.vstack([self.boxes, _array(polygon_boxes, 4)])
         names = [lab or "" for lab in (*self.labels, *polygon_labels)]
-        order = list(dict.fromkeys(names))
+        vocabulary = self.classes if classes is None else list(classes)
+        if vocabulary:
+            from grounding.labeling.classes import ClassMatcher
+
+            match = ClassMatcher(vocabulary)
+            mapped = [match(n or None) for n in names]
+            unknown = (n for n, m in zip(names, mapped, strict=True) if m is None)
+            order = [*match.classes, *dict.fromkeys(unknown)]
+            names = [m if m is not None else n for n, m in zip(names, mapped, strict=True)]
+        else:
+            order = list(dict.fromkeys(names))
+        index = {name: i for i, name in enumerate(order)}
         return sv.Detections(
             xyxy=xyxy,
-            class_id=np.array([order.index(n) for n in names], dtype=int),
+            class_id=np.array([index[n] for n in names], dtype=int),
             data={
                 "class_name": np.array(names, dtype=str),
                 "polygon": np.array(

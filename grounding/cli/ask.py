@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from grounding.cli.options import err, print_grounding
+from grounding.cli.exits import fail_cleanly
+from grounding.cli.options import check_image_output, err, print_grounding
+from grounding.cli.tiles import (
+    MergeMethod,
+    MergeMetric,
+    MergeThreshold,
+    Overlap,
+    PointDistance,
+    TileFull,
+    TileMaxPixels,
+    Tiles,
+    tiling_from,
+)
 from grounding.client import Client
-from grounding.errors import APIConnectionError, APIError, ConfigurationError, ImageError
+from grounding.images import DEFAULT_MAX_IMAGE_PIXELS, PreparedImage, load_image, prepare_image
+from grounding.labeling.classes import map_labels
+from grounding.profiles import get_profile
 from grounding.prompts import Task
 from grounding.result import Grounding
 
-__all__ = ["detect", "fail_cleanly", "locate"]
+__all__ = ["ask_once", "detect", "fail_cleanly", "locate", "report"]
 
 Model = Annotated[
     str | None,
@@ -53,41 +65,55 @@ Json = Annotated[bool, typer.Option("--json", help="Print Grounding.to_dict() JS
 NoCache = Annotated[
     bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
 ]
-MaxTokens = Annotated[int, typer.Option("--max-tokens", help="Longest answer, in tokens.")]
+MaxTokens = Annotated[int, typer.Option("--max-tokens", help="Longest answer, in tokens.", min=1)]
 Temperature = Annotated[
     float | None,
     typer.Option("--temperature", help="Sampling temperature [default: the server's]."),
 ]
-Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for an answer.")]
+Timeout = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for an answer.", min=0.001)
+]
 Stream = Annotated[bool, typer.Option("--stream", help="Receive the answer as a stream (SSE).")]
+MaxImageMP = Annotated[
+    float,
+    typer.Option(
+        "--max-image-mp",
+        help="Refuse images larger than this many megapixels before decoding them "
+        "(decompression-bomb guard).",
+        min=0.001,
+    ),
+]
+KeepUnknown = Annotated[
+    bool,
+    typer.Option(
+        "--keep-unknown",
+        help="Keep boxes whose label matches none of the classes (dropped with a warning "
+        "otherwise).",
+    ),
+]
+DEFAULT_MAX_IMAGE_MP = DEFAULT_MAX_IMAGE_PIXELS / 1e6
 
 
-@contextmanager
-def fail_cleanly() -> Iterator[None]:
-    """One clear line and the right exit code: 2 for settings and input, 1 for API refusals."""
-    try:
-        yield
-    except (ConfigurationError, ImageError) as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    except APIConnectionError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    except APIError as exc:
-        err.print(f"[red]error:[/] {type(exc).__name__}: {exc}")
-        raise typer.Exit(1) from None
-
-
-def _report(result: Grounding, image: Path | str, out: Path | None, as_json: bool) -> None:
+def report(
+    result: Grounding,
+    image: Path | str,
+    out: Path | None,
+    as_json: bool,
+    extra: dict[str, Any] | None = None,
+    *,
+    table: bool = True,
+) -> None:
+    """Print a result (JSON with ``extra``, or the table unless ``table=False``), the usage
+    line, and draw it into ``out``."""
     response = result.response
-    extra = {}
+    extra = dict(extra or {})
     if response is not None:
-        extra = {
+        extra |= {
             "usage": asdict(response.usage),
             "latency_s": round(response.latency, 3),
             "cached": response.cached,
         }
-    print_grounding(result, as_json=as_json, extra=extra)
+    print_grounding(result, as_json=as_json, extra=extra, table=table)
     if response is not None and not as_json:
         u = response.usage
         source = "cache" if response.cached else f"{response.latency:.2f} s"
@@ -103,11 +129,36 @@ _CLIENT_OPTIONS = ("provider", "base_url", "api_key", "model", "thinking", "max_
                    "temperature", "timeout", "stream")  # fmt: skip
 
 
-def _ask(task: Task, image: str, subject: str | list[str], options: dict[str, Any]) -> None:
-    """The shared body of locate and detect: one client, one question, the report."""
+def ask_once(
+    task: Task, image: str, subject: str | list[str], options: dict[str, Any]
+) -> tuple[Grounding, PreparedImage, str]:
+    """One client, one question: the output path is checked and the image read (with the
+    ``--max-image-mp`` guard) before anything is sent."""
+    check_image_output(options["out"])
     settings = {k: options[k] for k in _CLIENT_OPTIONS}
-    with fail_cleanly(), Client(cache=not options["no_cache"], **settings) as client:
-        _report(client.ground(task, image, subject), image, options["out"], options["as_json"])
+    tiling = tiling_from(options)
+    with Client(cache=not options["no_cache"], **settings) as client:
+        prepared = prepare_image(
+            image,
+            profile=get_profile(client.model),
+            max_image_pixels=round(options["max_image_mp"] * 1e6),
+        )
+        if tiling is not None:
+            from grounding.tiling import ground_with_tiles
+
+            upright = load_image(image, max_image_pixels=round(options["max_image_mp"] * 1e6))
+            tiled = ground_with_tiles(client, task, upright, subject, tiling)
+            return tiled, prepared, client.model
+        return client.ground(task, prepared, subject), prepared, client.model
+
+
+def _ask(task: Task, image: str, subject: str | list[str], options: dict[str, Any]) -> None:
+    """The shared body of locate and detect: ask, map classes (detect), report."""
+    with fail_cleanly():
+        result, _, _ = ask_once(task, image, subject, options)
+        if task == "detect":
+            result = map_labels(result, subject, keep_unknown=options["keep_unknown"])
+        report(result, image, options["out"], options["as_json"])
 
 
 def locate(
@@ -125,9 +176,19 @@ def locate(
     temperature: Temperature = None,
     timeout: Timeout = 300.0,
     stream: Stream = False,
+    max_image_mp: MaxImageMP = DEFAULT_MAX_IMAGE_MP,
+    tiles: Tiles = None,
+    overlap: Overlap = 0.2,
+    tile_full: TileFull = True,
+    merge: MergeMethod = "greedy-nmm",
+    merge_metric: MergeMetric = "ios",
+    merge_threshold: MergeThreshold = 0.5,
+    point_distance: PointDistance = None,
+    tile_max_pixels: TileMaxPixels = None,
 ) -> None:
     """Find what a referring expression describes; print its pixel box(es).
 
+    \b
     Example: grounding locate photo.jpg "the second bottle from the right" --out boxes.jpg
     """
     _ask("locate", image, expression, locals())
@@ -150,10 +211,26 @@ def detect(
     temperature: Temperature = None,
     timeout: Timeout = 300.0,
     stream: Stream = False,
+    max_image_mp: MaxImageMP = DEFAULT_MAX_IMAGE_MP,
+    keep_unknown: KeepUnknown = False,
+    tiles: Tiles = None,
+    overlap: Overlap = 0.2,
+    tile_full: TileFull = True,
+    merge: MergeMethod = "greedy-nmm",
+    merge_metric: MergeMetric = "ios",
+    merge_threshold: MergeThreshold = 0.5,
+    point_distance: PointDistance = None,
+    tile_max_pixels: TileMaxPixels = None,
 ) -> None:
     """Find every instance of each category; print labelled pixel boxes.
 
+    Labels are mapped onto the classes as `grounding label` maps them (case, numbered
+    suffixes such as scratch-2, plurals, one-letter misspellings; with one class, unlabelled
+    boxes take it).
+
+    \b
     Example: grounding detect part.jpg --classes "scratch,dent,crack" --json
+    Big photos: grounding detect survey.jpg -c scratch --tiles auto --overlap 0.2
     """
     names = [c.strip() for c in classes.split(",") if c.strip()]
     if not names:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from grounding.cli.ask import fail_cleanly
-from grounding.cli.options import err, print_grounding, read_text
+from grounding.cli.exits import fail_cleanly
+from grounding.cli.options import check_image_output, err, print_grounding, read_text
 from grounding.images import load_image
 from grounding.parsing import parse
 
@@ -31,15 +31,17 @@ def draw(
 ) -> None:
     """Draw the boxes, points and polygons of a model answer on its image.
 
+    \b
     Example: grounding draw photo.jpg -r "<|begin_of_box|>[[94,598,177,991]]<|end_of_box|>"
     """
     text = read_text(response)
+    target = out or Path(f"{Path(image).stem}.grounding.jpg")
+    check_image_output(target)
     with fail_cleanly():
         picture = load_image(image)
         result = parse(text, model=model, image_size=picture.size)
         from grounding.annotate import annotate
 
-        target = out or Path(f"{Path(image).stem}.grounding.jpg")
         annotate(picture, result).save(target)
     print_grounding(result, as_json=as_json)
     err.print(f"wrote {target}")

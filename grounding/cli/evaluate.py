@@ -16,11 +16,33 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grounding import __version__
-from grounding.cli.ask import ApiKey, BaseUrl, Model, Provider, Thinking, Timeout, fail_cleanly
-from grounding.cli.options import err, out
-from grounding.datasets import DATASETS, TASKS, DatasetError, load_samples
+from grounding.cli.ask import (
+    ApiKey,
+    BaseUrl,
+    MaxTokens,
+    Model,
+    Provider,
+    Temperature,
+    Thinking,
+    Timeout,
+)
+from grounding.cli.exits import fail, fail_cleanly, warn
+from grounding.cli.options import err, out, rounded
+from grounding.cli.tiles import (
+    MergeMethod,
+    MergeMetric,
+    MergeThreshold,
+    Overlap,
+    PointDistance,
+    TileFull,
+    TileMaxPixels,
+    Tiles,
+    tiling_from,
+)
+from grounding.datasets import DATASETS, TASKS, Sample, load_samples
 from grounding.datasets.synthetic import write_synthetic
 from grounding.evals.report import public_metrics, write_report
+from grounding.prompts import Task
 
 __all__ = ["bench", "datasets_app", "score"]
 
@@ -61,18 +83,34 @@ def _print_scores(scored: dict[str, Any]) -> None:
         table.add_column("value", justify="right")
         for key, value in metrics.items():
             if isinstance(value, float):
-                table.add_row(key, f"{value * 100:.2f}" if value <= 1 else f"{value:g}")
+                table.add_row(key, f"{value * 100:.2f}" if value <= 1 else f"{value:.2f}")
             elif isinstance(value, int):
                 table.add_row(key, str(value))
         out.print(table)
         for warning in metrics.get("warnings", []):
-            err.print(f"[yellow]warning:[/] {warning}")
+            warn(f"{split}: {warning}")
     if public.get("summary"):
         s = public["summary"]
-        out.print(
+        line = (
             f"across {s['splits']} splits ({s['key']}): macro {s['macro'] * 100:.2f}, "
             f"weighted {s['weighted'] * 100:.2f}, N = {s['n']}"
         )
+        for name in ("avg8", "avg_val3"):
+            if s.get(name) is not None:
+                line += f", {name} {s[name] * 100:.2f}"
+        out.print(line)
+
+
+def _score_json(scored: dict[str, Any]) -> dict[str, Any]:
+    """The scores as one JSON object: fractions to four decimals (two in percent)."""
+    public = public_metrics(scored)
+    splits = public.pop("splits")
+    body = next(iter(splits.values())) if len(splits) == 1 else {"splits": splits}
+    if public.get("summary"):
+        public["summary"] = {k: v for k, v in public["summary"].items() if v is not None}
+    rest = {k: v for k, v in public.items() if v is not None}
+    shown: dict[str, Any] = rounded({**body, **rest}, 4)
+    return shown
 
 
 def score(
@@ -83,41 +121,67 @@ def score(
     root: Root,
     split: Split,
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Profile to re-parse raw responses with.")
-    ] = "glm-4.5v",
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Profile to re-parse raw responses with [default: the model recorded in "
+            "run.json beside PREDICTIONS, else glm-4.5v].",
+        ),
+    ] = None,
     images: Images = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (fractions to 4 decimals).")
+    ] = False,
 ) -> None:
     """Score a predictions file offline (raw responses are re-parsed: no new requests).
 
     Lines are {"id", "response"} or {"id", "boxes": [[x1,y1,x2,y2], ...]} in pixels.
+    A split none of whose samples has a prediction is scored (all wrong) with a warning.
+
+    \b
     Example: grounding score run/predictions.jsonl -d refcoco --root data/refcoco -s val
     """
     _check_dataset(dataset)
+    from grounding.evals.bench import read_run_config
     from grounding.evals.score import score_predictions
 
+    if model is None:
+        recorded = read_run_config(predictions.parent) or {}
+        model = str(recorded.get("model") or "glm-4.5v")
     with fail_cleanly():
-        try:
-            scored = score_predictions(
-                predictions,
-                dataset=dataset,
-                root=root,
-                splits=_splits(split),
-                model=model,
-                images=images,
-            )
-        except DatasetError as exc:
-            err.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(2) from None
-    if as_json:
-        public = public_metrics(scored)
-        splits = public.pop("splits")
-        body = next(iter(splits.values())) if len(splits) == 1 else {"splits": splits}
-        sys.stdout.write(
-            json.dumps({**body, **{k: v for k, v in public.items() if v is not None}}) + "\n"
+        scored = score_predictions(
+            predictions,
+            dataset=dataset,
+            root=root,
+            splits=_splits(split),
+            model=model,
+            images=images,
         )
+    if as_json:
+        sys.stdout.write(json.dumps(_score_json(scored)) + "\n")
         return
     _print_scores(scored)
+
+
+def _check_images(chosen: dict[str, list[Sample]], images: Path | None, root: Path) -> None:
+    """A wrong --images folder is caught before the first request: the first image of each
+    split must exist."""
+    for split, samples in chosen.items():
+        first = samples[0].image if samples else None
+        if isinstance(first, Path) and not first.is_file():
+            where = f"--images {images}" if images else f"--images (default {root / 'images'})"
+            fail(f"{first}: no such file (the first image of split {split}); check {where}")
+
+
+def _prompt_of(task: Task, profile: Any, thinking: bool) -> str:
+    """The prompt a run sends, with its subject as a placeholder."""
+    from grounding import prompts
+
+    if task == "detect":
+        return prompts.prompt_text("detect", ["{categories}"], model=profile, thinking=thinking)
+    subject = "{instruction}" if task == "gui" else "{expression}"
+    return prompts.prompt_text(task, subject, model=profile, thinking=thinking)
 
 
 def bench(
@@ -125,7 +189,13 @@ def bench(
     root: Root,
     split: Split,
     out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Run folder (created; reruns resume).")
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Run folder (created). A rerun with the same settings resumes; other settings "
+            "are refused (see --resume-anyway).",
+        ),
     ],
     model: Model = None,
     provider: Provider = None,
@@ -134,49 +204,109 @@ def bench(
     thinking: Thinking = False,
     images: Images = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", help="First N samples only.")
+        int | None, typer.Option("--limit", "-n", help="First N samples only.", min=1)
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-k", help="Requests in flight.")
+        int, typer.Option("--concurrency", "-k", help="Requests in flight.", min=1)
     ] = 4,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Skip the response cache.")] = False,
+    max_tokens: MaxTokens = 4096,
+    temperature: Temperature = None,
     timeout: Timeout = 300.0,
+    resume_anyway: Annotated[
+        bool,
+        typer.Option(
+            "--resume-anyway",
+            "--force",
+            help="Resume into a run folder made with other settings (model, prompt, split, "
+            "...), mixing the two runs' answers.",
+        ),
+    ] = False,
+    tiles: Tiles = None,
+    overlap: Overlap = 0.2,
+    tile_full: TileFull = True,
+    merge: MergeMethod = "greedy-nmm",
+    merge_metric: MergeMetric = "ios",
+    merge_threshold: MergeThreshold = 0.5,
+    point_distance: PointDistance = None,
+    tile_max_pixels: TileMaxPixels = None,
 ) -> None:
     """Run a model over a dataset split, then score it and write a report.
 
-    Appends to OUT/predictions.jsonl as it goes (an interrupted run resumes), then writes
-    OUT/metrics.json, OUT/report.md and OUT/report.html with a gallery of the worst cases.
+    OUT/run.json records the run's configuration (dataset, split, model, provider, base URL,
+    prompt, thinking, temperature, max tokens, parser version); a rerun into OUT resumes only
+    with the same one and otherwise says what differs and exits 2. Answers are appended to
+    OUT/predictions.jsonl as they arrive (Ctrl-C keeps them), then OUT/metrics.json,
+    OUT/report.md and OUT/report.html (the worst cases with each answer) are written.
+
+    \b
     Example: grounding bench refcoco --root data/refcoco -s val -m glm-4.5v -o runs/val -k 8
     """
     _check_dataset(dataset)
+    tiling = tiling_from(locals())
     from grounding.client import AsyncClient
-    from grounding.evals.bench import BenchProgress, done_ids, run_bench
+    from grounding.evals.bench import (
+        BenchProgress,
+        config_differences,
+        done_ids,
+        read_run_config,
+        run_bench,
+        write_run_config,
+    )
     from grounding.evals.score import read_predictions, score_splits
     from grounding.profiles import get_profile
 
     splits = _splits(split)
     task = TASKS[dataset]
     predictions = out_dir / "predictions.jsonl"
-    with fail_cleanly():
-        try:
-            chosen = {
-                s: list(islice(load_samples(dataset, root, s, images=images), limit))
-                for s in splits
-            }
-        except DatasetError as exc:
-            err.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(2) from None
+    interrupted = f"interrupted: the answers so far are kept in {predictions}; rerun to resume"
+    with fail_cleanly(interrupted):
+        chosen = {
+            s: list(islice(load_samples(dataset, root, s, images=images), limit)) for s in splits
+        }
+        _check_images(chosen, images, root)
         client = AsyncClient(
             provider,
             base_url=base_url,
             api_key=api_key,
             model=model,
             thinking=thinking,
+            max_tokens=max_tokens,
+            temperature=temperature,
             timeout=timeout,
             cache=not no_cache,
             max_connections=concurrency,
         )
         name = client.model
+        profile = get_profile(name)
+        run_config = {
+            "dataset": dataset,
+            "split": ",".join(splits),
+            "model": name,
+            "provider": client.settings.provider.name,
+            "base_url": client.settings.base_url,
+            "prompt": _prompt_of(task, profile, thinking),
+            "thinking": thinking,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "parser": f"grounding {__version__}",
+            **({"tiling": tiling.describe()} if tiling else {}),
+        }
+        stored = read_run_config(out_dir)
+        if stored is None and predictions.exists() and not resume_anyway:
+            fail(
+                f"{out_dir} holds predictions but no {out_dir / 'run.json'} (an older run?): "
+                "use another --out, or --resume-anyway to add to it"
+            )
+        differences = config_differences(stored, run_config) if stored else []
+        if differences and not resume_anyway:
+            fail(
+                f"{out_dir} was made with other settings ({'; '.join(differences)}): use "
+                "another --out, the same settings, or --resume-anyway to mix the runs"
+            )
+        if differences:
+            warn(f"resuming into {out_dir} anyway: {'; '.join(differences)}")
+        write_run_config(out_dir, run_config)
         total = sum(len(v) for v in chosen.values())
         columns = (
             TextColumn("[bold]{task.description}"),
@@ -214,19 +344,14 @@ def bench(
                             model=name,
                             concurrency=concurrency,
                             on_result=update,
+                            tiling=tiling,
                         )
 
             asyncio.run(go())
         rows, unreadable = read_predictions(predictions)
         scored = score_splits(chosen, rows, dataset=dataset, model=name, unreadable=unreadable)
-        profile = get_profile(name)
         config = {
-            "dataset": dataset,
-            "split": split,
-            "model": name,
-            "provider": client.settings.provider.name,
-            "base_url": client.settings.base_url,
-            "thinking": thinking,
+            **run_config,
             "coordinates": f"{profile.name} profile: {profile.describe()}",
             "split source": str(root),
             "N": sum(m["n"] for m in scored["splits"].values()),
@@ -252,6 +377,7 @@ def synth(
 ) -> None:
     """Write a synthetic RefCOCO-layout dataset: coloured shapes, unambiguous expressions.
 
+    \b
     Example: grounding datasets synth data/synth --n 200, then
     grounding bench refcoco --root data/synth -s val ...
     """

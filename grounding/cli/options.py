@@ -3,19 +3,71 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from grounding.result import Grounding
 
-__all__ = ["err", "out", "parse_size", "print_grounding", "read_text"]
+__all__ = [
+    "check_image_output",
+    "err",
+    "out",
+    "parse_size",
+    "print_grounding",
+    "read_text",
+    "rounded",
+]
 
-out = Console(highlight=False)
+# Tables and text on stdout show what they are given: no markup, so "[x1, y1]" stays.
+out = Console(highlight=False, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # errors stay one line
+
+
+def rounded(value: Any, digits: int = 2) -> Any:
+    """``value`` with every float rounded, for output people read (the library keeps all).
+
+    >>> rounded({"xyxy": [999.5999999999999, 0.125], "n": 3})
+    {'xyxy': [999.6, 0.12], 'n': 3}
+    """
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v, digits) for v in value]
+    return value
+
+
+def check_image_output(path: Path | None, option: str = "--out") -> None:
+    """Fail with one line (exit 2) unless an image can be written at ``path``: a known image
+    extension, an existing writable folder. Called before any request is sent."""
+    if path is None:
+        return
+    from PIL import Image
+
+    from grounding.cli.exits import fail
+
+    if path.is_dir():
+        fail(f"{option} {path}: is a folder; give a file name such as {path / 'boxes.jpg'}")
+    Image.init()
+    format_name = Image.registered_extensions().get(path.suffix.lower())
+    if format_name is None or format_name not in Image.SAVE:
+        fail(
+            f"{option} {path}: unknown image extension {path.suffix or '(none)'!r}; "
+            "use .jpg, .png or .webp"
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        fail(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        fail(f"{option} {path}: not writable")
 
 
 def parse_size(value: str | None, option: str = "--size") -> tuple[int, int] | None:
@@ -48,22 +100,25 @@ def read_text(value: str | None) -> str:
 
 
 def _fmt(values: Any) -> str:
-    return "  ".join(f"{v:.1f}" for v in values)
+    return "  ".join(f"{v:.2f}" for v in values)
 
 
 def print_grounding(
-    result: Grounding, *, as_json: bool, extra: dict[str, Any] | None = None
+    result: Grounding, *, as_json: bool, extra: dict[str, Any] | None = None, table: bool = True
 ) -> None:
-    """Print a result: ``to_dict()`` JSON, or a table with the warnings on stderr."""
+    """Print a result: ``to_dict()`` JSON (floats to two decimals), or a table (unless
+    ``table=False``) with the warnings on stderr."""
     if as_json:
         sys.stdout.write(
-            json.dumps({**result.to_dict(), **(extra or {})}, ensure_ascii=False) + "\n"
+            json.dumps(rounded({**result.to_dict(), **(extra or {})}), ensure_ascii=False) + "\n"
         )
         return
-    if result.is_empty:
+    if not table:
+        pass
+    elif result.is_empty:
         out.print("nothing located")
     else:
-        table = Table("#", "kind", "label", "pixels (x1 y1 x2 y2 | x y | polygon)")
+        shapes = Table("#", "kind", "label", "pixels (x1 y1 x2 y2 | x y | polygon)")
         rows = [
             *(("box", lab, _fmt(b)) for b, lab in zip(result.boxes, result.labels, strict=True)),
             *(
@@ -76,7 +131,7 @@ def print_grounding(
             ),
         ]
         for i, (kind, label, pixels) in enumerate(rows, 1):
-            table.add_row(str(i), kind, label or "", pixels)
-        out.print(table)
+            shapes.add_row(str(i), kind, label or "", pixels)
+        out.print(shapes)
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {escape(warning)}")

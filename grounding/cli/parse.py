@@ -37,6 +37,7 @@ def parse(
 ) -> None:
     """Print the pixel boxes, points and polygons in a model's answer.
 
+    \b
     Example: grounding parse "<|begin_of_box|>[[94,598,177,991]]<|end_of_box|>" --size 1200x800
     """
     image_size = parse_size(size)

@@ -30,8 +30,24 @@ from grounding.errors import (
 from grounding.evals.metrics import iou, point_in_box
 from grounding.prompts import Task
 from grounding.result import Grounding
+from grounding.tiling import Tiling, aground_with_tiles
 
-__all__ = ["BenchProgress", "done_ids", "run_bench"]
+__all__ = [
+    "RUN_CONFIG",
+    "BenchProgress",
+    "config_differences",
+    "done_ids",
+    "read_run_config",
+    "run_bench",
+    "write_run_config",
+]
+
+RUN_CONFIG = "run.json"
+# what decides the answers in a run folder; a resume with any of them changed would mix runs
+RUN_KEYS = (
+    "dataset", "split", "model", "provider", "base_url", "prompt", "thinking",
+    "temperature", "max_tokens", "parser", "tiling",
+)  # fmt: skip
 
 FATAL = (AuthenticationError, AccountError, QuotaExceededError, APIConnectionError)
 
@@ -65,6 +81,40 @@ def done_ids(path: Path) -> set[str]:
     return ids
 
 
+def read_run_config(folder: Path) -> dict[str, Any] | None:
+    """The configuration a run folder was made with (``run.json``), or None."""
+    path = folder / RUN_CONFIG
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_run_config(folder: Path, config: dict[str, Any]) -> Path:
+    """Record ``config`` in ``folder/run.json`` (the folder is created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / RUN_CONFIG
+    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def config_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """What differs between a run folder's configuration and this run's, in words.
+
+    >>> config_differences({"model": "glm-4.5v", "thinking": False},
+    ...                    {"model": "qwen2.5-vl", "thinking": False})
+    ["model: 'glm-4.5v' in the folder, 'qwen2.5-vl' now"]
+    """
+    return [
+        f"{key}: {stored.get(key)!r} in the folder, {current.get(key)!r} now"
+        for key in RUN_KEYS
+        if (key in stored or key in current) and stored.get(key) != current.get(key)
+    ]
+
+
 def _subject(sample: Sample, task: Task) -> str | list[str]:
     if task == "detect":
         return list(sample.categories)
@@ -95,8 +145,13 @@ async def run_bench(
     model: str | None = None,
     concurrency: int = 4,
     on_result: Callable[[BenchProgress], None] | None = None,
+    tiling: Tiling | None = None,
 ) -> BenchProgress:
-    """Answer every sample not yet in ``out`` (a predictions.jsonl) and append the answers."""
+    """Answer every sample not yet in ``out`` (a predictions.jsonl) and append the answers.
+
+    With ``tiling`` each sample is asked tile by tile; its line then holds the merged pixel
+    boxes (``boxes``/``labels``/``points``) instead of a raw response to re-parse.
+    """
     skip = done_ids(out)
     progress = BenchProgress()
     pending = (s for s in samples if s.id not in skip)
@@ -114,7 +169,12 @@ async def run_bench(
                     return
                 try:
                     subject = _subject(sample, task)
-                    result = await client.ground(task, sample.image, subject, model=model)
+                    if tiling is None:
+                        result = await client.ground(task, sample.image, subject, model=model)
+                    else:
+                        result = await aground_with_tiles(
+                            client, task, sample.image, subject, tiling, model=model
+                        )
                 except FATAL as exc:
                     stop.append(exc)
                     return
@@ -123,10 +183,17 @@ async def run_bench(
                     progress.failed += 1
                 else:
                     response = result.response
+                    answer: dict[str, Any] = {"response": response.answer()[0] if response else ""}
+                    if tiling is not None:  # tile answers are in tile pixels: keep the merge
+                        answer = {
+                            "boxes": result.boxes.tolist(),
+                            "labels": result.labels,
+                            "points": result.points.tolist(),
+                        }
                     write(
                         {
                             "id": sample.id,
-                            "response": response.answer()[0] if response else "",
+                            **answer,
                             "parsed": result.to_dict(),
                             "latency": round(response.latency, 4) if response else None,
                             "usage": asdict(response.usage) if response else None,

@@ -102,12 +102,15 @@ def aggregate_splits(
     """Averages across splits, N always shown.
 
     ``macro`` is the plain mean (named ``avg8`` as well when there are the eight RefCOCO
-    splits, the papers' "RefCOCO-avg"), ``avg_val3`` the mean of the splits named ``val`` or
-    ``…/val`` (the other convention), ``weighted`` the mean weighted by sample count.
+    splits, the papers' "RefCOCO-avg"), ``avg_val3`` the mean of the three val splits of
+    RefCOCO, RefCOCO+ and RefCOCOg (named ``…/val``; the other convention), ``weighted`` the
+    mean weighted by sample count. An aggregate whose parts are not all there is None, never
+    a mean of what happens to be present.
 
     >>> splits = {"val": {"n": 10, "acc@0.5": 0.9}, "testA": {"n": 30, "acc@0.5": 0.5}}
-    >>> round(aggregate_splits(splits)["weighted"], 6)
-    0.6
+    >>> s = aggregate_splits(splits)
+    >>> round(s["weighted"], 6), s["avg_val3"], s["avg8"]
+    (0.6, None, None)
     """
     names = list(per_split)
     values = [per_split[s][key] for s in names]
@@ -119,7 +122,7 @@ def aggregate_splits(
         "n": int(sum(weights)),
         "macro": macro,
         "avg8": macro if len(names) == 8 else None,
-        "avg_val3": float(np.mean(vals)) if vals else None,
+        "avg_val3": float(np.mean(vals)) if len(vals) == 3 else None,
         "weighted": float(np.average(values, weights=weights)) if sum(weights) else 0.0,
         "key": key,
     }

@@ -13,7 +13,7 @@ from grounding.datasets import Sample
 
 __all__ = ["public_metrics", "write_report"]
 
-_HIDDEN = ("ious", "results")
+_HIDDEN = ("ious", "results", "answers")
 
 
 def public_metrics(scored: dict[str, Any]) -> dict[str, Any]:
@@ -44,13 +44,14 @@ def _table(metrics: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _worst(
     samples: list[Sample], metrics: dict[str, Any], count: int
-) -> list[tuple[Sample, Any, float]]:
+) -> list[tuple[Sample, Any, float, str]]:
     ious = metrics.get("ious")
     results = metrics.get("results") or []
+    answers = metrics.get("answers") or [""] * len(samples)
     if ious is None:
         return []
     order = np.argsort(ious, kind="stable")[:count]
-    return [(samples[i], results[i], float(ious[i])) for i in order]
+    return [(samples[i], results[i], float(ious[i]), answers[i]) for i in order]
 
 
 def write_report(
@@ -79,7 +80,7 @@ def write_report(
         if worst:
             md += ["", "### Worst cases (ground truth green, prediction red)", ""]
             (out / "gallery").mkdir(exist_ok=True)
-        for sample, result, value in worst:
+        for sample, result, value, answer in worst:
             name = f"gallery/{split}-{sample.id}.jpg"
             try:
                 pred = result.boxes[:1] if result is not None else []
@@ -88,8 +89,9 @@ def write_report(
                 md.append(f"- {sample.id}: image not drawn ({exc})")
                 continue
             caption = f"{sample.id}: “{sample.expression}” IoU {value:.2f}"
-            md.append(f"![{caption}]({name})  \n{caption}\n")
-            cards.append((name, caption))
+            shown = answer.replace("`", "'")
+            md.append(f"![{caption}]({name})  \n{caption}  \nanswer: `{shown}`\n")
+            cards.append((name, caption, answer))
     if scored.get("summary"):
         md += ["", "## Across splits", ""] + [f"- {k}: {v}" for k, v in scored["summary"].items()]
     (out / "report.md").write_text("\n".join(md) + "\n")
@@ -117,8 +119,9 @@ def write_report(
         page.append("<h2>Worst cases</h2><p>ground truth green, prediction red</p>")
         page += [
             f'<figure><img src="{html.escape(n)}">'
-            f"<figcaption>{html.escape(c)}</figcaption></figure>"
-            for n, c in cards
+            f"<figcaption>{html.escape(c)}<br>answer: <code>{html.escape(a)}</code>"
+            "</figcaption></figure>"
+            for n, c, a in cards
         ]
     (out / "report.html").write_text("\n".join(page) + "\n")
     return {

@@ -4,6 +4,12 @@ Each line is ``{"id": …, "response": "raw model text"}`` (re-parsed with the m
 so a parser change needs no new requests) or ``{"id": …, "boxes": [[x1, y1, x2, y2], …]}`` in
 pixels (detection: also ``"labels"``, optional ``"scores"``; GUI: ``"points"``). Lines with an
 ``"error"`` and samples without a line count as failures.
+
+Answers that locate nothing are told apart: ``n_refused`` counts answers that gave no
+coordinates at all ("I cannot find it", ``[]``), ``n_parse_fail`` answers that started to
+give coordinates the parser could not read (a cut-off list, three numbers), ``n_error``
+samples whose line is an error, ``n_missing`` samples with no line. All of them count as
+wrong and stay in N.
 """
 
 from __future__ import annotations
@@ -27,6 +33,45 @@ from grounding.result import Grounding
 __all__ = ["read_predictions", "score_predictions", "score_samples", "score_splits"]
 
 _SUFFIX = re.compile(r"[\s_-]*\d+$")
+# an answer that set out to give coordinates: a number opening a group, or a shape key
+_COORDINATES = re.compile(
+    r"[\[{(<,]\s*[-+]?\.?\d|\"\w*(?:box|bbox|point|coordinate)\w*\"\s*:|<\|begin_of_box\|>|<loc_?\d",
+    re.IGNORECASE,
+)
+_ANSWER_SHOWN = 300  # characters of each answer kept for the report's gallery
+
+
+def answer_kind(row: dict[str, Any] | None, result: Grounding | None) -> str:
+    """How a sample was answered: ``located``, ``refused`` (no coordinates given: "I cannot
+    find it", ``[]``), ``unparseable`` (coordinates started, none read), ``error`` (an error
+    line) or ``missing`` (no line).
+
+    >>> answer_kind({"response": "I cannot find it in the image."}, Grounding())
+    'refused'
+    >>> answer_kind({"response": "[[12, 40, 3"}, Grounding())
+    'unparseable'
+    """
+    if row is None:
+        return "missing"
+    if "error" in row or result is None:
+        return "error"
+    if not result.is_empty:
+        return "located"
+    text = row.get("response")
+    if isinstance(text, str) and _COORDINATES.search(text):
+        return "unparseable"
+    return "refused"
+
+
+def _answer_text(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "(no prediction)"
+    if "error" in row:
+        return f"(error) {row['error']}"
+    if isinstance(row.get("response"), str):
+        text = " ".join(row["response"].split())
+        return text if len(text) <= _ANSWER_SHOWN else text[: _ANSWER_SHOWN - 1] + "…"
+    return "(pixel coordinates given directly)"
 
 
 def read_predictions(path: str | Path) -> tuple[dict[str, dict[str, Any]], int]:
@@ -85,8 +130,9 @@ def score_samples(
 ) -> dict[str, Any]:
     """Metrics for one split; ``ious`` and per-sample details are kept for the report."""
     samples = list(samples)
-    results = [grounding_of(predictions.get(s.id), s, model) for s in samples]
-    missing = sum(1 for s in samples if s.id not in predictions)
+    rows = [predictions.get(s.id) for s in samples]
+    results = [grounding_of(row, s, model) for row, s in zip(rows, samples, strict=True)]
+    kinds = [answer_kind(row, r) for row, r in zip(rows, results, strict=True)]
     if task == "gui":
         points: list[Any] = []
         for r in results:
@@ -105,8 +151,18 @@ def score_samples(
         first = [r.boxes[0] if r is not None and len(r.boxes) else None for r in results]
         truth = np.concatenate([s.boxes[:1] for s in samples]) if samples else np.empty((0, 4))
         metrics = score_referring(first, truth)
-    metrics["n_missing"] = missing
+    metrics["n_parse_fail"] = kinds.count("unparseable")
+    metrics["n_refused"] = kinds.count("refused")
+    metrics["n_missing"] = kinds.count("missing")
+    metrics["n_error"] = kinds.count("error")
+    warnings = metrics.setdefault("warnings", [])
+    if samples and all(row is None for row in rows):
+        warnings.append(
+            f"no prediction for any of the {len(samples)} samples: is it the right --split, "
+            "or were the predictions made on another split or dataset?"
+        )
     metrics["results"] = results
+    metrics["answers"] = [_answer_text(row) for row in rows]
     return metrics
 
 

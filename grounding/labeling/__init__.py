@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from grounding.labeling.classes import ClassMatcher
 from grounding.labeling.cost import PRICES, Price, estimate_tokens, image_tokens
-from grounding.labeling.inputs import EXTENSIONS, Item, find_images, in_shard, parse_shard
+from grounding.labeling.inputs import (
+    EXTENSIONS,
+    Item,
+    file_problem,
+    find_images,
+    in_shard,
+    key_problem,
+    parse_shard,
+)
+from grounding.labeling.lock import JobLock, JobLockedError, LockError
 from grounding.labeling.runner import AdaptiveLimit, JobStats, LabelJob, register, run_job
-from grounding.labeling.store import JobStore, Row
+from grounding.labeling.store import JobStore, Row, StoreError
 
 __all__ = [
     "EXTENSIONS",
@@ -20,15 +29,21 @@ __all__ = [
     "AdaptiveLimit",
     "ClassMatcher",
     "Item",
+    "JobLock",
+    "JobLockedError",
     "JobStats",
     "JobStore",
     "LabelJob",
+    "LockError",
     "Price",
     "Row",
+    "StoreError",
     "estimate_tokens",
+    "file_problem",
     "find_images",
     "image_tokens",
     "in_shard",
+    "key_problem",
     "parse_shard",
     "register",
     "run_job",

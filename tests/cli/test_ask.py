@@ -54,7 +54,7 @@ def test_locate_table_and_annotated_output(server, pictures, tmp_path) -> None:
     target = tmp_path / "boxes.jpg"
     out = grounding("locate", str(pictures["plain"]), "the red car", "--base-url", server.url, "--out", str(target))
     assert out.returncode == 0, out.stderr
-    assert "400.0" in out.stdout and "wrote" in out.stderr
+    assert "400.00" in out.stdout and "wrote" in out.stderr
     assert Image.open(target).size == (640, 480)
 
 

@@ -29,7 +29,7 @@ def test_parse_json() -> None:
 def test_parse_table_and_warnings() -> None:
     result = runner.invoke(app, ["parse", "[[300,400,100,200]]", "-s", "1000x1000"])
     assert result.exit_code == 0
-    assert "100.0  200.0  300.0  400.0" in result.output
+    assert "100.00  200.00  300.00  400.00" in result.output  # two decimals
     assert "sorted the corners" in result.output
 
 

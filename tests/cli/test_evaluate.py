@@ -11,6 +11,7 @@ from grounding import get_profile, prepare_image
 from grounding.cli import app
 from grounding.datasets import load_samples
 from tests.cli.test_ask import grounding
+from tests.cli.test_commands import run
 from tests.server import chat
 
 runner = CliRunner()
@@ -100,3 +101,125 @@ def test_clear_errors(args: list, message: str, tmp_path, monkeypatch) -> None:
     (tmp_path / "p.jsonl").write_text("")
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and message in result.output
+
+
+# --- run folders remember their configuration -------------------------------------------
+
+
+def test_bench_records_its_configuration_and_refuses_another(server, synth, tmp_path) -> None:
+    server.default = answering_ground_truth(synth, "val", wrong=1)
+    folder = tmp_path / "run"
+    common = ["bench", "refcoco", "--root", str(synth), "-s", "val", "-o", str(folder),
+              "--base-url", server.url, "--no-cache", "-n", "3"]  # fmt: skip
+    first = run(*common)
+    assert first.returncode == 0, first.stderr
+    config = json.loads((folder / "run.json").read_text())
+    assert {"dataset", "split", "model", "provider", "base_url", "prompt", "thinking", "parser"} <= set(config)
+    assert config["model"] == "glm-4.5v" and config["base_url"] == server.url and "{expression}" in config["prompt"]
+    asked = len(server.chat_requests)
+
+    other = run(*common, "-m", "glm-4.6v", "-n", "5")
+    assert other.returncode == 2
+    assert "model: 'glm-4.5v' in the folder, 'glm-4.6v' now" in other.stderr
+    assert "--resume-anyway" in other.stderr and len(other.stderr.strip().splitlines()) == 1
+    assert len(server.chat_requests) == asked  # nothing sent
+
+    anyway = run(*common, "-m", "glm-4.6v", "-n", "5", "--resume-anyway")
+    assert anyway.returncode == 0, anyway.stderr
+    assert "resuming" in anyway.stderr and len(server.chat_requests) == asked + 2
+
+    # the worst case in the gallery shows what the model answered
+    assert "answer: `<|begin_of_box|>[[0,0,5,5]]<|end_of_box|>`" in (folder / "report.md").read_text()
+    assert "answer: <code>" in (folder / "report.html").read_text()
+
+
+def test_bench_refuses_a_folder_with_predictions_but_no_configuration(server, synth, tmp_path) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "predictions.jsonl").write_text('{"id": "x", "response": "[[1,2,3,4]]"}\n')
+    out = run("bench", "refcoco", "--root", str(synth), "-s", "val", "-o", str(folder), "--base-url", server.url)
+    assert out.returncode == 2 and "run.json" in out.stderr and not server.chat_requests
+
+
+def test_bench_catches_a_wrong_images_folder_before_running(server, synth, tmp_path) -> None:
+    out = run("bench", "refcoco", "--root", str(synth), "-s", "val", "-o", str(tmp_path / "r"),
+                    "--base-url", server.url, "--images", str(tmp_path))  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "no such file" in out.stderr and "--images" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and not server.chat_requests
+
+
+def test_bench_ctrl_c_keeps_the_answers_and_says_how_to_resume(server, synth, tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    server.default = chat("<|begin_of_box|>[[1,2,30,40]]<|end_of_box|>", delay=30)
+    folder = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grounding", "bench", "refcoco", "--root", str(synth), "-s", "val",
+         "-o", str(folder), "--base-url", server.url, "--no-cache", "-k", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        for _ in range(600):
+            if server.chat_requests:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert "rerun to resume" in stderr and "Traceback" not in stderr
+
+
+# --- score ---------------------------------------------------------------------------------
+
+
+def test_score_warns_on_a_split_without_predictions(synth, tmp_path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps({"id": s.id, "boxes": s.boxes.tolist()}) + "\n" for s in load_samples("refcoco", synth, "val")))
+    result = runner.invoke(app, ["score", str(path), "-d", "refcoco", "--root", str(synth), "-s", "val,testB"])
+    assert result.exit_code == 0, result.output
+    assert "testB: no prediction for any of the" in " ".join(result.output.split())
+    assert "val: no prediction" not in result.output
+    assert "avg_val3" not in result.output  # one val split: no three-val average
+    data = json.loads(runner.invoke(app, ["score", str(path), "-d", "refcoco", "--root", str(synth), "-s", "testB", "--json"]).output)
+    assert any("no prediction" in w for w in data["warnings"])
+
+
+def test_score_counts_refusals_apart_from_unparseable_answers(synth, tmp_path) -> None:
+    samples = list(load_samples("refcoco", synth, "val"))
+    answers = ["I cannot find it in the image.", "[]", "[[12, 40, 3"]
+    rows = [{"id": s.id, "response": a} for s, a in zip(samples, answers, strict=False)]
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = runner.invoke(app, ["score", str(path), "-d", "refcoco", "--root", str(synth), "-s", "val", "--json"])
+    data = json.loads(result.output)
+    assert data["n_refused"] == 2 and data["n_parse_fail"] == 1
+    assert data["n_missing"] == len(samples) - 3 and data["n_error"] == 0 and data["n"] == len(samples)
+
+
+def test_score_json_rounds_fractions_and_reads_the_model_from_run_json(synth, tmp_path) -> None:
+    samples = list(load_samples("refcoco", synth, "val"))
+    rows = []
+    for i, s in enumerate(samples):
+        w, h = s.size
+        x1, y1, x2, y2 = s.boxes[0]
+        # Gemini's order: [ymin, xmin, ymax, xmax] normalized to 0-1000; one answer is wrong
+        box = [0, 0, 5, 5] if i == 0 else [y1 / h * 1000, x1 / w * 1000, y2 / h * 1000, x2 / w * 1000]
+        rows.append({"id": s.id, "response": json.dumps([{"box_2d": [round(v) for v in box]}])})
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "run.json").write_text(json.dumps({"model": "gemini-2.5-flash"}))
+    args = ["score", str(folder / "predictions.jsonl"), "-d", "refcoco", "--root", str(synth), "-s", "val", "--json"]
+    data = json.loads(runner.invoke(app, args).output)
+    assert data["acc@0.5"] == round((len(samples) - 1) / len(samples), 4)
+    assert all(len(str(v).split(".")[-1]) <= 4 for v in data.values() if isinstance(v, float))
+    wrong_profile = json.loads(runner.invoke(app, [*args, "-m", "glm-4.5v"]).output)
+    assert wrong_profile["acc@0.5"] < data["acc@0.5"]

@@ -66,7 +66,7 @@ def test_raw_responses_are_reparsed_and_missing_ids_count_as_wrong(synth, tmp_pa
     _write(path, rows)
     m = score_predictions(path, dataset="refcoco", root=synth, splits=["val"])["splits"]["val"]
     n = len(samples)
-    assert m["n"] == n and m["n_missing"] == 1 and m["n_parse_fail"] == 2
+    assert m["n"] == n and m["n_missing"] == 1 and m["n_error"] == 1 and m["n_parse_fail"] == 0
     assert m["acc@0.5"] == pytest.approx((n - 2) / n)
     assert m["acc@0.5_valid"] == 1.0
 

@@ -36,9 +36,29 @@ def test_aggregate() -> None:
     per = {"refcoco/val": {"n": 100, "acc@0.5": 0.9}, "refcoco/testA": {"n": 300, "acc@0.5": 0.5}}
     agg = aggregate_splits(per)
     assert agg["macro"] == pytest.approx(0.7) and agg["weighted"] == pytest.approx(0.6)
-    assert agg["avg_val3"] == pytest.approx(0.9) and agg["n"] == 400 and agg["avg8"] is None
+    assert agg["n"] == 400 and agg["avg8"] is None
+    assert agg["avg_val3"] is None  # one val split is not the mean of three
     eight = {f"d{i}/{s}": {"n": 1, "acc@0.5": i / 10} for i in range(4) for s in ("val", "test")}
     assert aggregate_splits(eight)["avg8"] == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize(
+    ("names", "avg_val3"),
+    [
+        # the three val splits: their mean
+        (["refcoco/val", "refcoco+/val", "refcocog/val"], pytest.approx(0.2)),
+        # the three val splits among others
+        (["refcoco/val", "refcoco+/val", "refcocog/val", "refcoco/testA"], pytest.approx(0.2)),
+        # two of three: not printed
+        (["refcoco/val", "refcoco+/val"], None),
+        # a single val split
+        (["val", "testA", "testB"], None),
+    ],
+)
+def test_avg_val3_only_when_all_three_parts_exist(names, avg_val3) -> None:
+    values = {"refcoco/val": 0.1, "refcoco+/val": 0.2, "refcocog/val": 0.3}
+    per = {name: {"n": 10, "acc@0.5": values.get(name, 0.9)} for name in names}
+    assert aggregate_splits(per)["avg_val3"] == avg_val3
 
 
 def test_empty() -> None:

@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from grounding import AsyncClient
 from grounding.client import RetryPolicy
 from grounding.labeling import AdaptiveLimit, JobStore, LabelJob, find_images, register, run_job
-from tests.labeling.conftest import detections, per_image
+from tests.labeling.conftest import detections, per_image, wait_for_done
 from tests.server import chat, error
 
 ALL = "coco,yolo,voc,labelstudio,cvat"
@@ -55,14 +54,14 @@ def test_every_good_image_once_bad_ones_recorded_and_exports_valid(server, photo
     with open(os.devnull, "w") as quiet:
         old, sys.stdout = sys.stdout, quiet
         try:
-            ds = COCO(str(out / "coco.json"))
+            ds = COCO(str(out / "coco" / "annotations" / "instances_train.json"))
         finally:
             sys.stdout = old
     assert len(ds.imgs) == 200 and min(ds.imgs) == 1 and min(ds.anns) == 1
     assert [c["name"] for c in ds.loadCats(ds.getCatIds())] == ["scratch", "dent"]
     assert len(ds.anns) == 400  # "rust" is not a class: dropped
-    assert {img["file_name"] for img in ds.imgs.values()} == set(keys)
-    assert {"info", "licenses"} <= set(json.loads((out / "coco.json").read_text()))
+    assert {img["file_name"] for img in ds.imgs.values()} == {k.replace("/", "__") for k in keys}  # flat names
+    assert {"info", "licenses"} <= set(json.loads((out / "coco" / "annotations" / "instances_train.json").read_text()))
 
     # YOLO: one label file per image, values in [0, 1], class ids from 0, images linked
     labels = list((out / "yolo" / "labels").rglob("*.txt"))
@@ -75,18 +74,18 @@ def test_every_good_image_once_bad_ones_recorded_and_exports_valid(server, photo
     assert len(list((out / "yolo" / "images").rglob("*.*"))) == 200
 
     # VOC and CVAT parse as XML
-    vocs = list((out / "voc").rglob("*.xml"))
+    vocs = list((out / "voc" / "Annotations").glob("*.xml"))
     assert len(vocs) == 200
     voc = ElementTree.parse(vocs[0]).getroot()
     assert voc.find("size/width").text == "96" and len(voc.findall("object")) == 2
     xmin = int(voc.find("object/bndbox/xmin").text)
     assert 1 <= xmin <= 96
-    cvat = ElementTree.parse(out / "cvat.xml").getroot()
+    cvat = ElementTree.parse(out / "cvat" / "annotations.xml").getroot()
     assert cvat.find("version").text == "1.1" and len(cvat.findall("image")) == 200
     assert {b.get("label") for b in cvat.iter("box")} == {"scratch", "dent"}
 
     # Label Studio: percentages in [0, 100]
-    tasks = json.loads((out / "labelstudio.json").read_text())
+    tasks = json.loads((out / "labelstudio" / "tasks.json").read_text())
     assert len(tasks) == 200
     for task in tasks:
         for result in task["predictions"][0]["result"]:
@@ -108,17 +107,11 @@ def test_killed_mid_run_then_rerun_never_asks_twice_for_a_done_image(server, pho
             "--out", str(out), "--base-url", server.url, "-k", "4", "--no-cache"]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     db = out / "job.sqlite"
-    deadline = time.time() + 60
-    done_before = 0
-    while time.time() < deadline:
-        if db.exists():
-            with sqlite3.connect(db, timeout=10) as conn:
-                done_before = conn.execute("SELECT COUNT(*) FROM images WHERE status='done'").fetchone()[0]
-            if done_before >= 40:
-                break
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        wait_for_done(db, 40)  # the schema (images table), not just the file, then 40 done
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # also when the wait fails: never leave it running
+        proc.wait()
     with sqlite3.connect(db) as conn:
         done_keys = {k for (k,) in conn.execute("SELECT key FROM images WHERE status='done'")}
     assert 40 <= len(done_keys) < 200
@@ -203,7 +196,7 @@ def test_shards_split_the_work_and_export_merges_them(server, photos, tmp_path) 
     merged = subprocess.run([sys.executable, "-m", "grounding", "export", str(tmp_path / "s1"), "--store",
                              str(tmp_path / "s2" / "job.sqlite"), "-f", "coco,yolo"], capture_output=True, text=True)  # fmt: skip
     assert merged.returncode == 0, merged.stderr
-    assert len(json.loads((tmp_path / "s1" / "coco.json").read_text())["images"]) == 200
+    assert len(json.loads((tmp_path / "s1" / "coco" / "annotations" / "instances_train.json").read_text())["images"]) == 200
 
 
 def test_keep_unknown_and_a_custom_prompt(server, photos, tmp_path) -> None:
@@ -214,7 +207,7 @@ def test_keep_unknown_and_a_custom_prompt(server, photos, tmp_path) -> None:
                 "--prompt", "List every {classes} as JSON.", "--keep-unknown", "-f", "coco")  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert server.chat_requests[0].body["messages"][0]["content"][1]["text"] == "List every scratch, dent as JSON."
-    cats = [c["name"] for c in json.loads((out / "coco.json").read_text())["categories"]]
+    cats = [c["name"] for c in json.loads((out / "coco" / "annotations" / "instances_train.json").read_text())["categories"]]
     assert cats == ["scratch", "dent", "rust"]
     changed = label(str(root), "--classes", "scratch", "--out", str(out), "--base-url", server.url)
     assert changed.returncode == 2 and "use the same --classes" in changed.stderr
