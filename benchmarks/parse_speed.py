@@ -4,7 +4,11 @@
    2 kB thinking traces.
 2. The inputs supervision's ``Detections.from_vlm`` also reads (Qwen2.5-VL and Gemini JSON),
    through both parsers in the same run, with the ratio (target: at least 3x).
-3. Time to parse 1 MB adversarial inputs (target: each under 100 ms).
+3. CPU time to parse 1 MB adversarial inputs (target: each under 100 ms), including the
+   ones of issue 10 (many small Python-literal objects, NaN/Infinity JSON, 400-digit and
+   megabyte-long numbers, long Florence-2/PaliGemma/Kosmos-2 token runs, full-width text),
+   and 4 MB of Python-literal objects to show the growth. ``--adversarial-only`` runs just
+   this part.
 
 The inputs are fixtures written for this benchmark in the models' formats, not model output.
 """
@@ -70,9 +74,15 @@ def rate(fn: Callable[[str], object], texts: list[str], seconds: float) -> float
     return best
 
 
+def _literals(size: int) -> str:
+    one = "{'bbox_2d': (%d, %d, %d, 990), 'label': 'a'} "
+    return "".join(one % (i % 900, i // 900 % 900, i % 900 + 50) for i in range(size // 40))[:size]
+
+
 def adversarial() -> dict[str, str]:
     mb = 1_000_000
     box = "<|begin_of_box|>[[1,2,3,4]]<|end_of_box|>"
+    big = "9" * 400
     return {
         '"[" * 10**6': "[" * mb,
         '"{" * 10**6': "{" * mb,
@@ -87,13 +97,39 @@ def adversarial() -> dict[str, str]:
         "repeated <ref><box> opens": "<ref>a</ref><box>[[1," * (mb // 20),
         "1 MB of digits and commas": "[" + "1," * (mb // 2),
         "spaces inside a group": "[1" + " " * mb + "x]",
+        "1 MB of small Python-literal objects": _literals(mb),
+        "4 MB of small Python-literal objects": _literals(4 * mb),
+        "1 MB of marker-wrapped Python literals": "".join(
+            f"<|begin_of_box|>{{'bbox_2d': ({i % 900}, {i // 900}, {i % 900 + 9}, 999)}}"
+            "<|end_of_box|>"
+            for i in range(mb // 56)
+        )[:mb],
+        "1 MB of JSON with NaN and Infinity": "["
+        + ",".join('{"bbox_2d": [NaN, 1, Infinity, 4]}' for _ in range(mb // 36))
+        + "]",
+        "1 MB of 400-digit Python-literal ints": "".join(
+            "{'bbox_2d': (" + big + ", 1, 2, 3)} " for _ in range(mb // 425)
+        ),
+        "one number of 10**6 digits": "[[" + "7" * mb + ",1,2,3]]",
+        "Kosmos-2 patch index of 10**6 digits": "<object><patch_index_"
+        + "7" * mb
+        + "><patch_index_0010></object>",
+        "one Florence-2 run of 1 MB": "cat" + "<loc_500><loc_600>" * (mb // 18),
+        "1 MB of PaliGemma boxes and labels": "<loc0100><loc0200><loc0300><loc0400> cat ; "
+        * (mb // 47),
+        "1 MB of Chinese prose": "猫在桌子上，旁边有一个杯子。" * (mb // 14),
+        "1 MB of full-width box groups": "［１００，２００，３００，４００］" * (mb // 17),
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0, help="time per throughput measurement")
+    ap.add_argument("--adversarial-only", action="store_true", help="only the 1 MB inputs")
     args = ap.parse_args()
+    if args.adversarial_only:
+        _adversarial_times()
+        return
 
     mix = (
         [_glm_short(i) for i in range(40)]
@@ -146,17 +182,27 @@ def main() -> None:
     together = sum(per_call["theirs"]) / sum(per_call["ours"])
     print(f"  both shared inputs together (mean time per parse): {together:.1f}x")
 
-    print("\n1 MB adversarial inputs (best of 5):")
+    _adversarial_times()
+
+
+def _adversarial_times() -> None:
+    print("\nadversarial inputs (CPU time, best of 5, median and worst):")
+    worst = ("", 0.0)
     for name, text in adversarial().items():
         times = []
         for _ in range(5):
-            start = time.perf_counter()
+            start = time.process_time()
             result = grounding.parse(text, model="glm-4.5v", image_size=SIZE)
-            times.append(time.perf_counter() - start)
+            times.append(time.process_time() - start)
+        best = min(times)
+        if best > worst[1] and not name.startswith("4 MB"):
+            worst = (name, best)
         print(
-            f"  {name:38s} {min(times) * 1000:7.1f} ms "
-            f"(median {statistics.median(times) * 1000:.1f}), {len(result)} shapes"
+            f"  {name:40s} {len(text) / 1e6:4.1f} MB {best * 1000:7.1f} ms "
+            f"(median {statistics.median(times) * 1000:.1f}, worst {max(times) * 1000:.1f}), "
+            f"{len(result)} shapes"
         )
+    print(f"slowest 1 MB input: {worst[0]} at {worst[1] * 1000:.1f} ms (best of 5)")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from grounding.errors import (
     ImageError,
     QuotaExceededError,
     RateLimitError,
+    ReplyTooLargeError,
     ServerError,
 )
 from grounding.export import ExportError, ExportSummary, export_job
@@ -70,6 +71,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "Reference",
+    "ReplyTooLargeError",
     "Response",
     "ResponseCache",
     "RetryPolicy",

@@ -1,8 +1,11 @@
-"""Response cache: SQLite (WAL), keyed by what was asked, storing the raw answer.
+"""Response cache: SQLite (WAL), keyed by what was asked and who answered, storing the answer.
 
-The key is a hash of the image bytes sent, the messages, the model and the generation
-parameters; never the API key, never the parser (so a parser change re-reads cached answers
-for free). Safe with concurrent writers: each call uses its own short transaction.
+The key is a hash of the endpoint (provider and normalized base URL: a fixture server's
+answer never comes back from a real one), the image bytes (for an http(s) URL, the bytes
+downloaded, not the URL), the messages, the model and the generation parameters; never the
+API key, never the parser (so a parser change re-reads cached answers for free). Only
+complete answers are stored (the client's job). Safe with concurrent writers: each call uses
+its own short transaction.
 
 >>> import tempfile, pathlib
 >>> cache = ResponseCache(pathlib.Path(tempfile.mkdtemp()) / "c.sqlite")
@@ -25,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResponseCache", "cache_key", "default_cache_path"]
+__all__ = ["ResponseCache", "cache_key", "default_cache_path", "image_urls"]
 
 
 def default_cache_path() -> Path:
@@ -37,21 +40,50 @@ def default_cache_path() -> Path:
     return base / "grounding" / "responses.sqlite"
 
 
-def _image_free(value: Any) -> Any:
-    """Messages with every image URL replaced by the SHA-256 of its bytes (as sent)."""
+def _image_free(value: Any, digests: Mapping[str, str]) -> Any:
+    """Messages with every image URL replaced by the SHA-256 of its bytes.
+
+    ``digests`` maps a URL to the digest of its bytes (an http(s) URL's downloaded bytes);
+    any other URL is hashed as it stands (a ``data:`` URL holds the bytes themselves).
+    """
     if isinstance(value, dict):
         if value.get("type") == "image_url" and isinstance(value.get("image_url"), dict):
             url = str(value["image_url"].get("url", ""))
-            return {"type": "image_url", "sha256": hashlib.sha256(url.encode()).hexdigest()}
-        return {k: _image_free(v) for k, v in value.items()}
+            digest = digests.get(url) or hashlib.sha256(url.encode()).hexdigest()
+            return {"type": "image_url", "sha256": digest}
+        return {k: _image_free(v, digests) for k, v in value.items()}
     if isinstance(value, list):
-        return [_image_free(v) for v in value]
+        return [_image_free(v, digests) for v in value]
     return value
 
 
-def cache_key(messages: list[dict[str, Any]], *, model: str, params: Mapping[str, Any]) -> str:
-    """The cache key of one request: messages (images by hash), model and parameters."""
-    payload = {"messages": _image_free(messages), "model": model, "params": dict(params)}
+def image_urls(messages: Any) -> list[str]:
+    """Every image URL in chat messages (``data:`` and http(s) alike)."""
+    if isinstance(messages, dict):
+        if messages.get("type") == "image_url" and isinstance(messages.get("image_url"), dict):
+            return [str(messages["image_url"].get("url", ""))]
+        return [url for v in messages.values() for url in image_urls(v)]
+    if isinstance(messages, list):
+        return [url for v in messages for url in image_urls(v)]
+    return []
+
+
+def cache_key(
+    messages: list[dict[str, Any]],
+    *,
+    model: str,
+    params: Mapping[str, Any],
+    endpoint: str = "",
+    image_digests: Mapping[str, str] | None = None,
+) -> str:
+    """The cache key of one request: endpoint, messages (images by the hash of their bytes),
+    model and parameters."""
+    payload = {
+        "endpoint": endpoint,
+        "messages": _image_free(messages, image_digests or {}),
+        "model": model,
+        "params": dict(params),
+    }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -106,12 +138,24 @@ class ResponseCache:
         )
         return {"path": str(self.path), "entries": count, "bytes": size, "models": models}
 
-    def clear(self) -> int:
-        """Delete every entry; returns how many there were."""
+    def clear(self, *, model: str | None = None, older_than: float | None = None) -> int:
+        """Delete entries; returns how many. ``model`` keeps only that model's answers in
+        the selection, ``older_than`` (seconds) only answers stored at least that long ago;
+        with neither, every entry goes."""
+        where: list[str] = []
+        args: list[Any] = []
+        if model is not None:
+            where.append("model = ?")
+            args.append(model)
+        if older_than is not None:
+            where.append("created <= ?")
+            args.append(time.time() - older_than)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
         db = self._connect()
-        count = int(db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
-        db.execute("DELETE FROM responses")
-        db.execute("VACUUM")
+        count = int(db.execute(f"SELECT COUNT(*) FROM responses{clause}", args).fetchone()[0])
+        db.execute(f"DELETE FROM responses{clause}", args)
+        if count:
+            db.execute("VACUUM")
         return count
 
     def close(self) -> None:

@@ -10,6 +10,9 @@ arrears". Each error says whether a retry can help.
 ('AccountError', False)
 >>> classify_error(429, {"error": {"code": "1302", "message": "Too many"}}).retryable
 True
+>>> quota = {"error": {"code": "insufficient_quota", "message": "You exceeded your quota"}}
+>>> type(classify_error(429, quota)).__name__
+'QuotaExceededError'
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ __all__ = [
     "ImageError",
     "QuotaExceededError",
     "RateLimitError",
+    "ReplyTooLargeError",
     "ServerError",
     "classify_error",
+    "error_for_finish_reason",
 ]
 
 
@@ -39,7 +44,8 @@ class GroundingError(Exception):
 
 
 class ConfigurationError(GroundingError):
-    """A setting is missing or wrong (no API key, unknown provider); says what to set."""
+    """A setting is missing or wrong (no API key, unknown provider); says what to set,
+    in words for both library users (arguments) and CLI users (options)."""
 
 
 class ImageError(GroundingError):
@@ -56,11 +62,13 @@ class APIError(GroundingError):
 
     ``code`` is the provider's business code (a string, as sent), ``status`` the HTTP status
     (None for errors that arrive inside a stream), ``retryable`` whether trying again later
-    can succeed, ``retry_after`` the server's requested wait in seconds, if any.
+    can succeed, ``retry_after`` the server's requested wait in seconds, if any. ``usage`` is
+    the reply's :class:`~grounding.Usage` when the provider billed it (a blocked answer).
     """
 
     retryable = False
     hint = ""
+    usage: Any = None
 
     def __init__(
         self,
@@ -91,6 +99,23 @@ class APIError(GroundingError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status}, code={self.code!r})"
 
+    def amend(self, note: str) -> APIError:
+        """Add a note to the message (why no retry followed); returns self."""
+        self.message = f"{self.message}; {note}"
+        self.args = (self._describe(),)
+        return self
+
+    def redact(self, *secrets: str | None) -> APIError:
+        """Remove each secret (an API key a server echoed back) from the message; returns self."""
+        message = self.message
+        for secret in secrets:
+            if secret and len(secret) >= 4:
+                message = message.replace(secret, "***")
+        if message != self.message:
+            self.message = message
+            self.args = (self._describe(),)
+        return self
+
 
 class AuthenticationError(APIError):
     """The key is missing, invalid or expired (codes 1000-1004, HTTP 401/403)."""
@@ -120,6 +145,12 @@ class RateLimitError(APIError):
 
 class ContentBlockedError(APIError):
     """The provider's safety filter blocked the input or the answer (1301, ``sensitive``)."""
+
+
+class ReplyTooLargeError(APIError):
+    """The reply grew past ``max_reply_bytes`` (a broken or hostile server): not retried."""
+
+    hint = "Raise max_reply_bytes if this server really sends replies this large."
 
 
 class BadRequestError(APIError):
@@ -172,6 +203,23 @@ _CODES: dict[int, type[APIError]] = {
 }
 SLOW_RETRY_CODES = frozenset({"1120", "1305", "1312"})  # overloaded: back off for longer
 
+# OpenAI-style string codes (also sent as ``type``), as documented in OpenAI's error-code guide
+# and sent by OpenAI-compatible servers: a quota that is used up is not a rate limit
+_STRING_CODES: dict[str, type[APIError]] = {
+    "insufficient_quota": QuotaExceededError,
+    "billing_hard_limit_reached": QuotaExceededError,
+    "rate_limit_exceeded": RateLimitError,
+    "context_length_exceeded": BadRequestError,
+    "model_context_window_exceeded": BadRequestError,
+    "invalid_api_key": AuthenticationError,
+    "authentication_error": AuthenticationError,
+    "model_not_found": BadRequestError,
+    "invalid_request_error": BadRequestError,
+    "content_filter": ContentBlockedError,
+    "server_error": ServerError,
+    "overloaded_error": RateLimitError,
+}
+
 
 def _error_fields(body: Any) -> tuple[str | None, str | None]:
     """(code, message) from the error shapes seen in the wild (Z.AI, OpenAI, vLLM)."""
@@ -183,8 +231,11 @@ def _error_fields(body: Any) -> tuple[str | None, str | None]:
     if not isinstance(error, dict):
         return None, None
     code = error.get("code")
+    if code in (None, "") and isinstance(error.get("type"), str) and error["type"] in _STRING_CODES:
+        code = error["type"]  # OpenAI sometimes carries the reason in ``type`` only
     message = error.get("message") or error.get("msg") or error.get("type")
-    return (None if code is None else str(code)), (None if message is None else str(message))
+    code_text = None if code is None or code == "" else str(code)
+    return code_text, (None if message is None else str(message)[:500])
 
 
 def error_in_body(body: Any) -> bool:
@@ -202,15 +253,54 @@ def classify_error(status: int | None, body: Any, retry_after: float | None = No
         cls = _CODES.get(number)
         if number == 1120:
             cls = ServerError  # "temporarily unreachable": retry with a long backoff
+        elif cls is None and 400 <= number < 600 and status in (None, 200):
+            cls = _by_status(number)  # vLLM: {"code": 400} inside a 200 or a stream
+    elif code is not None:
+        cls = _STRING_CODES.get(code.lower())
     if cls is None:
-        if status in (401, 403):
-            cls = AuthenticationError
-        elif status == 429:
-            cls = RateLimitError
-        elif status == 408:
-            cls = APITimeoutError
-        elif status is not None and status >= 500:
-            cls = ServerError
-        else:
-            cls = BadRequestError
+        # an error object in a 200 or inside a stream, with no code to go by: the server failed
+        cls = ServerError if status in (None, 200) else _by_status(status)
     return cls(message, status=status, code=code, retry_after=retry_after)
+
+
+def _by_status(status: int | None) -> type[APIError]:
+    """The error class an HTTP status alone suggests (no business code to go by)."""
+    if status in (401, 403):
+        return AuthenticationError
+    if status == 429:
+        return RateLimitError
+    if status == 408:
+        return APITimeoutError
+    if status is not None and status >= 500:
+        return ServerError
+    return BadRequestError
+
+
+def error_for_finish_reason(reason: str | None, usage: Any = None) -> APIError | None:
+    """The error a ``finish_reason`` means, or None when the answer can be used.
+
+    ``sensitive`` / ``content_filter``: blocked (usage kept, the provider bills it);
+    ``network_error``: BigModel's "model inference failed", transient; a context-window
+    overflow: a bad request. Unknown reasons (``abort``, ``error``) are treated as transient
+    server failures rather than taken as an answer.
+    """
+    if reason is None or reason in ("stop", "eos", "end_turn", "stop_sequence", "tool_calls",
+                                    "function_call", "length", "max_tokens"):  # fmt: skip
+        return None
+    error: APIError
+    if reason in ("sensitive", "content_filter"):
+        error = ContentBlockedError(
+            f"the provider's safety filter blocked the answer (finish_reason {reason!r})",
+            code="1301" if reason == "sensitive" else reason,
+        )
+    elif reason in ("model_context_window_exceeded", "context_length_exceeded"):
+        error = BadRequestError(
+            f"the image and prompt do not fit the model's context window (finish_reason "
+            f"{reason!r}); send a smaller image (max_pixels) or a shorter prompt"
+        )
+    elif reason == "network_error":
+        error = ServerError("the provider reports that model inference failed (network_error)")
+    else:
+        error = ServerError(f"the server ended the answer with finish_reason {reason!r}")
+    error.usage = usage
+    return error

@@ -360,12 +360,16 @@ def prepare_image(
     profile: Profile | None = None,
     max_pixels: int | None = None,
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    inline_urls: bool = False,
 ) -> PreparedImage:
     """Load ``source`` upright and encode what to send: see the module docstring.
 
     ``max_pixels`` overrides the profile's limit on the pixels sent (None: the profile's).
     An http(s) URL is passed through to the API untouched when the file could be sent as it
-    is; it is still downloaded once to learn its size and check it.
+    is (unless ``inline_urls``: then its bytes are sent, for servers that cannot reach the
+    internet); it is downloaded once either way, to learn its size and check it, and
+    ``digest`` is the SHA-256 of the bytes downloaded, so a changed image behind the same URL
+    is a different image.
     """
     name = _name(source)
     if isinstance(source, (Image.Image, np.ndarray)):
@@ -394,9 +398,12 @@ def prepare_image(
     as_is = _as_is(data, image, png, name) if target == size else None
     if as_is is not None and as_is[1] <= MAX_PASSTHROUGH_BYTES:
         media_type, end = as_is
-        if isinstance(source, str) and source.startswith(("http://", "https://")):
-            digest = hashlib.sha256(source.encode()).hexdigest()
-            return PreparedImage(source, size, size, digest, name)
+        if (
+            isinstance(source, str)
+            and source.startswith(("http://", "https://"))
+            and not inline_urls
+        ):
+            return PreparedImage(source, size, size, hashlib.sha256(data).hexdigest(), name)
         sent = data if end == len(data) else data[:end]
         url = f"data:{media_type};base64,{base64.b64encode(sent).decode('ascii')}"
         return PreparedImage(url, size, size, hashlib.sha256(sent).hexdigest(), name)

@@ -19,7 +19,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     import supervision as sv
 
-    from grounding.client import Response
+    from grounding._reply import Response
 
 __all__ = ["Grounding"]
 

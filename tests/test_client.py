@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import time
 
 import pytest
 
+import grounding
 from grounding import (
     AccountError,
     APIConnectionError,
@@ -66,7 +68,7 @@ def test_empty_content_falls_back_to_the_reasoning_with_a_warning(server, fast_r
     with make(server, fast_retry) as client:
         result = client.locate(photo(), "the car")
     assert_close(result.boxes, PIXELS, 4)
-    assert any("parsed the reasoning" in w for w in result.warnings)
+    assert any("final answer span of the reasoning" in w for w in result.warnings)
 
 
 def test_request_shape_image_first_and_thinking_switch(server, fast_retry) -> None:
@@ -161,10 +163,11 @@ def test_retry_after_is_honoured(server, fast_retry) -> None:
 
 
 def test_answers_slower_than_the_timeout(server, fast_retry) -> None:
+    # the timeout is the whole request's budget: one hung attempt, not one per retry
     server.default = chat(BOX, delay=1.0)
     with make(server, fast_retry, timeout=0.2) as client, pytest.raises(APITimeoutError):
         client.locate(photo(), "x")
-    assert len(server.chat_requests) == fast_retry.max_retries + 1
+    assert len(server.chat_requests) == 1
 
 
 def test_dropped_connection_is_retried(server, fast_retry) -> None:
@@ -298,3 +301,142 @@ def test_async_fatal(server, fast_retry) -> None:
 
 def test_rate_limit_error_is_retryable_type() -> None:
     assert RateLimitError.retryable and not AccountError.retryable
+
+
+# --- provider fidelity --------------------------------------------------------------------
+
+
+def test_zai_request_body_matches_the_official_sdk_form(server, fast_retry) -> None:
+    """What zai-sdk 0.2.x sends (src/zai/api_resource/chat/completions.py, and the same in
+    zhipuai 2.1.x): the image part first with the bare base64 (``drop_prefix_image_data``
+    strips ``data:image/…;base64,``), the thinking object, ``do_sample: false`` with
+    ``temperature: 0.01`` for a temperature <= 0, no ``stream_options``."""
+    server.script(sse([BOX]))
+    with Client("zai", base_url=server.url, api_key="k", retry=fast_retry, temperature=0, stream=True) as client:
+        client.locate(photo(), "the car")
+    request = server.chat_requests[0]
+    body = request.body
+    image, text = body["messages"][0]["content"]
+    assert image["type"] == "image_url" and text["type"] == "text"
+    assert not image["image_url"]["url"].startswith("data:")
+    assert base64.b64decode(image["image_url"]["url"])[:3] == b"\xff\xd8\xff"  # a JPEG
+    assert body["thinking"] == {"type": "disabled"}
+    assert body["do_sample"] is False and body["temperature"] == 0.01
+    assert "stream_options" not in body and "chat_template_kwargs" not in body
+    assert "max_tokens" not in body  # the server's own limit applies
+    assert request.headers["User-Agent"].startswith(f"grounding/{grounding.__version__}")
+
+
+@pytest.mark.parametrize(
+    ("temperature", "expected"),
+    [
+        # sampling inside (0, 1): sent as given
+        (0.4, {"temperature": 0.4}),
+        # 1 or more: the SDK sends 0.99 (the interval is open)
+        (1.0, {"temperature": 0.99}),
+        # 0 or less: greedy decoding
+        (0.0, {"temperature": 0.01, "do_sample": False}),
+    ],
+)
+def test_zai_temperature_rules(temperature: float, expected: dict) -> None:
+    from grounding.client import PROVIDERS, request_body
+    from grounding.profiles import get_profile
+
+    body = request_body([], model="glm-4.5v", profile=get_profile("glm-4.5v"), provider=PROVIDERS["zai"], thinking=False, max_tokens=None, temperature=temperature, stream=False)
+    assert {k: body[k] for k in expected} == expected and ("do_sample" in body) == ("do_sample" in expected)
+
+
+def test_openai_provider_keeps_data_urls_and_temperature_zero(server, fast_retry) -> None:
+    server.script(chat(BOX))
+    with make(server, fast_retry, temperature=0) as client:
+        client.locate(photo(), "x")
+    body = server.chat_requests[0].body
+    assert body["messages"][0]["content"][0]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+    assert body["temperature"] == 0 and "do_sample" not in body
+
+
+def test_cached_tokens_are_kept_in_usage(server, fast_retry) -> None:
+    server.script(chat(BOX, request_id="r-1", cached_tokens=1000))
+    with make(server, fast_retry) as client:
+        response = client.locate(photo(), "x").response
+    assert response.usage.cached_tokens == 1000 and response.request_id == "r-1"
+
+
+def test_sensitive_keeps_the_usage(server, fast_retry) -> None:
+    server.script(chat("partial", finish_reason="sensitive", usage=(1500, 7)))
+    with make(server, fast_retry) as client, pytest.raises(ContentBlockedError) as info:
+        client.locate(photo(), "x")
+    assert info.value.usage.prompt_tokens == 1500
+
+
+@pytest.mark.parametrize(
+    ("url", "provider"),
+    [
+        # Z.AI's host, no --provider: zai (its key variable, its thinking form)
+        ("https://api.z.ai/api/paas/v4", "zai"),
+        # BigModel's host
+        ("https://open.bigmodel.cn/api/paas/v4/", "bigmodel"),
+        # any other host: an OpenAI-compatible server
+        ("http://localhost:8000/v1", "openai"),
+        # a look-alike host is not Z.AI
+        ("https://api.z.ai.example.com/v4", "openai"),
+    ],
+)
+def test_provider_is_inferred_from_the_base_url(url: str, provider: str) -> None:
+    env = {"ZAI_API_KEY": "k", "ZHIPUAI_API_KEY": "k"}
+    assert resolve_settings(base_url=url, env=env).provider.name == provider
+
+
+def test_configuration_error_speaks_to_library_and_cli_users() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        resolve_settings("zai", env={})
+    assert "api_key=" in str(info.value) and "--api-key" in str(info.value)
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+
+def test_a_key_echoed_by_the_server_is_scrubbed(server, fast_retry, tmp_path) -> None:
+    server.script(error(401, "1001", "invalid key sk-test-SECRET for this account"))
+    with make(server, fast_retry) as client, pytest.raises(AuthenticationError) as info:
+        client.locate(photo(), "x")
+    assert "SECRET" not in str(info.value) and "SECRET" not in repr(info.value)
+    assert "***" in str(info.value)
+
+
+def test_credentials_in_the_base_url_never_show(server, fast_retry) -> None:
+    url = server.url.replace("http://", "http://me:pa55word@") + "?token=tok3n"
+    server.script(chat(BOX))
+    with Client("openai", base_url=url, retry=fast_retry) as client:
+        client.locate(photo(), "x")
+        shown = f"{client!r} {client.settings!r} {client.settings.base_url} {client.settings.endpoint}"
+    assert "pa55word" not in shown and "tok3n" not in shown
+    assert client.settings.base_url == server.url
+    request = server.requests[0]
+    assert request.headers["Authorization"].startswith("Basic ")  # sent, as basic auth
+    assert request.path.endswith("/chat/completions?token=tok3n")
+
+
+def test_unreachable_base_url_with_credentials_says_so_without_them(fast_retry) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with Client("openai", base_url=f"http://u:hunter2@127.0.0.1:{port}/v1", retry=fast_retry) as client, pytest.raises(APIConnectionError) as info:
+        client.locate(photo(), "x")
+    assert "hunter2" not in str(info.value)
+
+
+# --- the fixture server, run by hand ------------------------------------------------------
+
+
+def test_fixture_server_runs_from_any_directory_and_says_one_line_when_its_port_is_taken(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "grounding.testing", "--port", str(port)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and f"port {port}" in done.stderr and "Traceback" not in done.stderr

@@ -10,6 +10,7 @@ import typer
 
 from grounding.cli.exits import fail_cleanly
 from grounding.cli.options import check_image_output, err, print_grounding
+from grounding.cli.options import out as stdout
 from grounding.cli.tiles import (
     MergeMethod,
     MergeMetric,
@@ -39,7 +40,8 @@ Provider = Annotated[
     typer.Option(
         "--provider",
         help="zai, bigmodel or openai (any OpenAI-compatible server) [default: "
-        "GROUNDING_PROVIDER; openai if --base-url is given; else zai].",
+        "GROUNDING_PROVIDER; else from --base-url's host: api.z.ai is zai, open.bigmodel.cn "
+        "is bigmodel, any other is openai; else zai].",
     ),
 ]
 BaseUrl = Annotated[
@@ -65,13 +67,34 @@ Json = Annotated[bool, typer.Option("--json", help="Print Grounding.to_dict() JS
 NoCache = Annotated[
     bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")
 ]
-MaxTokens = Annotated[int, typer.Option("--max-tokens", help="Longest answer, in tokens.", min=1)]
+MaxTokens = Annotated[
+    int | None,
+    typer.Option(
+        "--max-tokens", help="Longest answer, in tokens [default: the server's limit].", min=1
+    ),
+]
 Temperature = Annotated[
     float | None,
-    typer.Option("--temperature", help="Sampling temperature [default: the server's]."),
+    typer.Option(
+        "--temperature",
+        help="Sampling temperature [default: the server's]; 0 asks for greedy, repeatable "
+        "answers (sent to Z.AI/BigModel as do_sample: false).",
+    ),
 ]
 Timeout = Annotated[
-    float, typer.Option("--timeout", help="Seconds to wait for an answer.", min=0.001)
+    float,
+    typer.Option(
+        "--timeout",
+        help="Total seconds one request may take, retries and their waits included.",
+        min=0.001,
+    ),
+]
+DownloadImages = Annotated[
+    bool,
+    typer.Option(
+        "--download-images",
+        help="Send an http(s) image's bytes instead of its URL (servers without internet).",
+    ),
 ]
 Stream = Annotated[bool, typer.Option("--stream", help="Receive the answer as a stream (SSE).")]
 MaxImageMP = Annotated[
@@ -113,9 +136,17 @@ def report(
             "latency_s": round(response.latency, 3),
             "cached": response.cached,
         }
+    if response is not None and response.truncated and result.is_empty:
+        err.print(
+            "[red]error:[/] the answer was cut off at max_tokens before any box "
+            "(raise --max-tokens or use --no-thinking)"
+        )
+        raise typer.Exit(1)
     print_grounding(result, as_json=as_json, extra=extra, table=table)
     if response is not None and not as_json:
         u = response.usage
+        if response.cached:
+            stdout.print("(answer from the response cache; --no-cache asks again)", style="dim")
         source = "cache" if response.cached else f"{response.latency:.2f} s"
         err.print(f"[dim]{u.prompt_tokens} in / {u.completion_tokens} out tokens, {source}[/]")
     if out is not None:
@@ -126,7 +157,7 @@ def report(
 
 
 _CLIENT_OPTIONS = ("provider", "base_url", "api_key", "model", "thinking", "max_tokens",
-                   "temperature", "timeout", "stream")  # fmt: skip
+                   "temperature", "timeout", "stream", "download_images")  # fmt: skip
 
 
 def ask_once(
@@ -135,13 +166,14 @@ def ask_once(
     """One client, one question: the output path is checked and the image read (with the
     ``--max-image-mp`` guard) before anything is sent."""
     check_image_output(options["out"])
-    settings = {k: options[k] for k in _CLIENT_OPTIONS}
+    settings = {k: options[k] for k in _CLIENT_OPTIONS if k in options}
     tiling = tiling_from(options)
     with Client(cache=not options["no_cache"], **settings) as client:
         prepared = prepare_image(
             image,
             profile=get_profile(client.model),
             max_image_pixels=round(options["max_image_mp"] * 1e6),
+            inline_urls=options.get("download_images", False),
         )
         if tiling is not None:
             from grounding.tiling import ground_with_tiles
@@ -172,10 +204,11 @@ def locate(
     out: Out = None,
     as_json: Json = False,
     no_cache: NoCache = False,
-    max_tokens: MaxTokens = 4096,
+    max_tokens: MaxTokens = None,
     temperature: Temperature = None,
     timeout: Timeout = 300.0,
     stream: Stream = False,
+    download_images: DownloadImages = False,
     max_image_mp: MaxImageMP = DEFAULT_MAX_IMAGE_MP,
     tiles: Tiles = None,
     overlap: Overlap = 0.2,
@@ -207,10 +240,11 @@ def detect(
     out: Out = None,
     as_json: Json = False,
     no_cache: NoCache = False,
-    max_tokens: MaxTokens = 4096,
+    max_tokens: MaxTokens = None,
     temperature: Temperature = None,
     timeout: Timeout = 300.0,
     stream: Stream = False,
+    download_images: DownloadImages = False,
     max_image_mp: MaxImageMP = DEFAULT_MAX_IMAGE_MP,
     keep_unknown: KeepUnknown = False,
     tiles: Tiles = None,

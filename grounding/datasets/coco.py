@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from grounding.datasets.base import DatasetError, Sample, xywh_to_xyxy
-from grounding.datasets.refcoco import _read_json
+from grounding.datasets.refcoco import _read_json, index_instances
 
 __all__ = ["find_instances", "load_coco"]
 
@@ -40,27 +40,26 @@ def load_coco(
     """
     root = Path(root)
     path = find_instances(root, split)
-    data = _read_json(path)
-    names = {c["id"]: c["name"] for c in data.get("categories", [])}
+    anns, images_by_id, names = index_instances(path, _read_json(path))
     asked = tuple(categories or names.values())
-    by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for ann in data.get("annotations", []):
+    by_image: dict[int | str, list[dict[str, Any]]] = defaultdict(list)
+    for ann in anns.values():
         by_image[ann["image_id"]].append(ann)
     base = (
         Path(images)
         if images is not None
         else (root / split if (root / split).is_dir() else root / "images")
     )
-    for image in data.get("images", []):
-        anns = [a for a in by_image.get(image["id"], []) if not a.get("iscrowd")]
+    for image in images_by_id.values():
+        kept = [a for a in by_image.get(image["id"], []) if not a.get("iscrowd")]
         yield Sample(
             id=str(image["id"]),
             image=base / image["file_name"],
             expression=None,
-            boxes=np.array([xywh_to_xyxy(a["bbox"]) for a in anns]).reshape(-1, 4),
+            boxes=np.array([xywh_to_xyxy(a["bbox"]) for a in kept]).reshape(-1, 4),
             split=split,
             size=(int(image["width"]), int(image["height"])),
-            labels=tuple(names.get(a["category_id"], "") for a in anns),
+            labels=tuple(names.get(a.get("category_id"), "") for a in kept),
             categories=asked,
             meta={"image_id": image["id"], "instances": str(path)},
         )

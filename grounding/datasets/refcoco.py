@@ -15,10 +15,11 @@ import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from grounding.datasets import checks
 from grounding.datasets.base import DatasetError, Sample, bulk, xywh_to_xyxy
 from grounding.datasets.safe_pickle import safe_load_path
 
@@ -56,6 +57,10 @@ def _read_json(path: Path) -> Any:
             return json.load(file)
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path}: a folder, not a JSON file") from None
+    except RecursionError:
+        raise DatasetError(f"{path}: not valid JSON (nested too deep)") from None
     except ValueError as exc:
         raise DatasetError(f"{path}: not valid JSON ({exc})") from None
 
@@ -68,21 +73,80 @@ def _stamp(path: Path) -> tuple[str, int, int]:
     return str(path), info.st_size, info.st_mtime_ns
 
 
+class Instances(NamedTuple):
+    """A COCO ``instances.json``, checked and indexed: annotations, images and category names."""
+
+    annotations: dict[int | str, dict[str, Any]]
+    images: dict[int | str, dict[str, Any]]
+    categories: dict[Any, str]
+
+
+def index_instances(path: Path, data: Any) -> Instances:
+    """Check the parts of a COCO ``instances.json`` the loaders use and index them by id."""
+    data = checks.mapping(path, "the top level", data)
+    anns: dict[int | str, dict[str, Any]] = {}
+    for i, ann in enumerate(checks.records(path, "'annotations'", data.get("annotations"))):
+        where = f"annotation {i}"
+        ann = checks.mapping(path, where, ann)
+        key = checks.identifier(path, where, checks.field(path, where, ann, "id"))
+        if key in anns:
+            checks.fail(path, f"{where} repeats the id {key!r} of an earlier annotation")
+        anns[key] = ann
+        checks.box(path, where, checks.field(path, where, ann, "bbox"))
+        checks.identifier(path, where, checks.field(path, where, ann, "image_id"))
+        if "category_id" in ann:
+            checks.identifier(path, where, ann["category_id"])
+    imgs: dict[int | str, dict[str, Any]] = {}
+    for i, image in enumerate(checks.records(path, "'images'", data.get("images"))):
+        where = f"image {i}"
+        image = checks.mapping(path, where, image)
+        key = checks.identifier(path, where, checks.field(path, where, image, "id"))
+        if key in imgs:
+            checks.fail(path, f"{where} repeats the id {key!r} of an earlier image")
+        imgs[key] = image
+        checks.text(path, f"{where} file_name", checks.field(path, where, image, "file_name"))
+        width = checks.field(path, where, image, "width")
+        checks.size(path, where, width, checks.field(path, where, image, "height"))
+    cats: dict[Any, str] = {}
+    for i, cat in enumerate(checks.records(path, "'categories'", data.get("categories"))):
+        where = f"category {i}"
+        cat = checks.mapping(path, where, cat)
+        key = checks.identifier(path, where, checks.field(path, where, cat, "id"))
+        cats[key] = checks.text(path, f"{where} name", checks.field(path, where, cat, "name"))
+    return Instances(anns, imgs, cats)
+
+
+def check_refs(path: Path, refs: Any) -> list[dict[str, Any]]:
+    """The refs of a refs pickle, each checked for the fields :func:`load_refcoco` reads."""
+    for i, ref in enumerate(checks.records(path, "the pickle's top level", refs)):
+        where = f"ref {i}"
+        ref = checks.mapping(path, where, ref)
+        checks.text(path, f"{where} split", ref.get("split"), optional=True)
+        checks.identifier(path, where, checks.field(path, where, ref, "ann_id"))
+        checks.identifier(path, where, checks.field(path, where, ref, "image_id"))
+        for key in ("ref_id", "category_id"):
+            if ref.get(key) is not None:
+                checks.identifier(path, f"{where} {key}", ref[key])
+        sentences = checks.records(path, f"{where} sentences", ref.get("sentences"))
+        for k, sentence in enumerate(sentences):
+            said = f"{where} sentence {k}"
+            sentence = checks.mapping(path, said, sentence)
+            checks.identifier(path, said, checks.field(path, said, sentence, "sent_id"))
+            for key in ("sent", "raw"):
+                checks.text(path, f"{said} {key}", sentence.get(key), optional=True)
+    return refs  # type: ignore[no-any-return]
+
+
 @functools.lru_cache(maxsize=2)
 def _annotations(
     refs_file: tuple[str, int, int], instances_file: tuple[str, int, int]
-) -> tuple[list[dict[str, Any]], dict[Any, Any], dict[Any, Any], dict[Any, str]]:
-    """The refs, and annotations, images and category names by id; read and indexed once
-    for all the splits of a run."""
+) -> tuple[list[dict[str, Any]], Instances]:
+    """The checked refs and the indexed instances; read once for all the splits of a run."""
     with bulk():
-        refs = safe_load_path(Path(refs_file[0]))
-        instances = _read_json(Path(instances_file[0]))
-        if not isinstance(refs, list) or not isinstance(instances, dict):
-            raise DatasetError(f"{refs_file[0]}: expected a list of refs and a COCO instances dict")
-        anns = {a["id"]: a for a in instances.get("annotations", [])}
-        imgs = {i["id"]: i for i in instances.get("images", [])}
-        cats = {c["id"]: c["name"] for c in instances.get("categories", [])}
-    return refs, anns, imgs, cats
+        refs_path, instances_path = Path(refs_file[0]), Path(instances_file[0])
+        refs = check_refs(refs_path, safe_load_path(refs_path))
+        instances = index_instances(instances_path, _read_json(instances_path))
+    return refs, instances
 
 
 def load_refcoco(
@@ -101,12 +165,12 @@ def load_refcoco(
     root = Path(root)
     names = (refs_file,) if refs_file else REFERRING.get(dataset, ("refs(unc).p",))
     pickle_path = next((root / n for n in names if (root / n).exists()), root / names[0])
-    refs, anns, imgs, cats = _annotations(_stamp(pickle_path), _stamp(root / "instances.json"))
+    refs, (anns, imgs, cats) = _annotations(_stamp(pickle_path), _stamp(root / "instances.json"))
     image_dir = Path(images) if images is not None else root / "images"
-    paths: dict[int, Path] = {}
+    paths: dict[int | str, Path] = {}
     found = False
     for ref in refs:
-        if not split_matches(str(ref.get("split", "")), split):
+        if not split_matches(ref.get("split") or "", split):
             continue
         found = True
         ann = anns.get(ref["ann_id"])
@@ -117,12 +181,12 @@ def load_refcoco(
                 f"{ref['ann_id']} / image {ref['image_id']}, which it does not hold"
             )
         box = np.array([xywh_to_xyxy(ann["bbox"])])
-        for sentence in ref.get("sentences", []):
+        for sentence in ref.get("sentences") or []:
             yield Sample(
                 id=str(sentence["sent_id"]),
                 image=paths.get(image["id"])
                 or paths.setdefault(image["id"], image_dir / image["file_name"]),
-                expression=str(sentence.get("sent") or sentence.get("raw") or ""),
+                expression=sentence.get("sent") or sentence.get("raw") or "",
                 boxes=box,
                 split=split,
                 size=(int(image["width"]), int(image["height"])),
@@ -134,7 +198,7 @@ def load_refcoco(
                 },
             )
     if not found:
-        known = sorted({str(r.get("split")) for r in refs})
+        known = sorted({r.get("split") or "(none)" for r in refs})
         raise DatasetError(f"{pickle_path}: no refs in split {split!r} (it has {', '.join(known)})")
 
 
@@ -148,24 +212,46 @@ def load_jsonl(
         lines = path.open(encoding="utf-8")
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
+    number = 0
     with lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                box = [float(v) for v in row["bbox"]]
-                size = (int(row["width"]), int(row["height"])) if "width" in row else None
-                yield Sample(
-                    id=str(row.get("id", row.get("question_id", number))),
-                    image=base / row["image"],
-                    expression=str(row.get("sent") or row.get("expression") or row.get("question")),
-                    boxes=np.array([box]),
-                    split=split or str(row.get("split", "")),
-                    size=size,
-                )
-            except (ValueError, KeyError, TypeError) as exc:
-                raise DatasetError(f"{path}:{number}: not a grounding row ({exc})") from None
+        try:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                yield _jsonl_sample(path, number, line, base, split)
+        except UnicodeDecodeError:
+            checks.fail(path, f"line {number + 1} is not UTF-8 text")
+
+
+def _jsonl_sample(path: Path, number: int, line: str, base: Path, split: str) -> Sample:
+    """One checked row of the jsonl form; the error names the file and the line."""
+    where = f"line {number}"
+    try:
+        row = checks.mapping(path, where, json.loads(line))
+    except RecursionError:
+        checks.fail(path, f"{where} is not valid JSON (nested too deep)")
+    except ValueError as exc:
+        checks.fail(path, f"{where} is not valid JSON ({exc})")
+    box = checks.box(path, where, checks.field(path, where, row, "bbox"))
+    size = None
+    if "width" in row or "height" in row:
+        size = checks.size(
+            path,
+            where,
+            checks.field(path, where, row, "width"),
+            checks.field(path, where, row, "height"),
+        )
+    image = checks.text(path, f"{where} image", checks.field(path, where, row, "image"))
+    expression = row.get("sent") or row.get("expression") or row.get("question")
+    row_id = row.get("id", row.get("question_id", number))
+    return Sample(
+        id=str(checks.identifier(path, where, row_id)),
+        image=base / image,
+        expression=checks.text(path, f"{where} sent", expression),
+        boxes=np.array([box]),
+        split=split or checks.text(path, f"{where} split", row.get("split"), optional=True),
+        size=size,
+    )
 
 
 def load_parquet(path: str | Path, split: str = "") -> Iterator[Sample]:

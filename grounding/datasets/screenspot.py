@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from grounding.datasets import checks
 from grounding.datasets.base import DatasetError, Sample, xywh_to_xyxy
 from grounding.datasets.refcoco import _read_json
 
@@ -37,35 +39,38 @@ def load_screenspot(
     root = Path(root)
     image_dir = Path(images) if images is not None else root / "images"
     for path in _files(root, split):
-        rows = _read_json(path)
-        if not isinstance(rows, list):
-            raise DatasetError(f"{path}: expected a list of annotations")
+        rows = checks.records(path, "the top level", _read_json(path))
         for number, row in enumerate(rows):
-            try:
-                pro = "img_size" in row
-                box = [float(v) for v in row["bbox"]] if pro else xywh_to_xyxy(row["bbox"])
-                size = tuple(int(v) for v in row["img_size"]) if pro else None
-                yield Sample(
-                    id=str(row.get("id", f"{path.stem}-{number}")),
-                    image=image_dir / row["img_filename"],
-                    expression=str(row["instruction"]),
-                    boxes=np.array([box]),
-                    split=path.stem,
-                    size=size,  # type: ignore[arg-type]
-                    meta={
-                        k: row[k]
-                        for k in (
-                            "data_type",
-                            "data_source",
-                            "ui_type",
-                            "platform",
-                            "application",
-                            "group",
-                        )
-                        if k in row
-                    },
-                )
-            except (KeyError, TypeError, ValueError) as exc:
-                raise DatasetError(
-                    f"{path}: entry {number} is not a ScreenSpot row ({exc})"
-                ) from None
+            yield _sample(path, number, row, image_dir)
+
+
+_META = ("data_type", "data_source", "ui_type", "platform", "application", "group")
+
+
+def _sample(path: Path, number: int, row: Any, image_dir: Path) -> Sample:
+    """One checked ScreenSpot row; the error names the file and the entry."""
+    where = f"entry {number}"
+    row = checks.mapping(path, where, row)
+    raw_box = checks.box(path, where, checks.field(path, where, row, "bbox"))
+    size = None
+    if "img_size" in row:  # Pro: x1, y1, x2, y2 and the screenshot's size
+        img_size = row["img_size"]
+        if not isinstance(img_size, list) or len(img_size) != 2:
+            checks.fail(path, f"{where} has an img_size that is not [width, height]")
+        size = checks.size(path, where, *img_size)
+        box = raw_box
+    else:
+        box = xywh_to_xyxy(raw_box)
+    image = checks.text(
+        path, f"{where} img_filename", checks.field(path, where, row, "img_filename")
+    )
+    instruction = checks.field(path, where, row, "instruction")
+    return Sample(
+        id=str(checks.identifier(path, where, row.get("id", f"{path.stem}-{number}"))),
+        image=image_dir / image,
+        expression=checks.text(path, f"{where} instruction", instruction),
+        boxes=np.array([box]),
+        split=path.stem,
+        size=size,
+        meta={k: row[k] for k in _META if k in row},
+    )

@@ -253,7 +253,9 @@ async def run_job(
                 stats.completion_tokens += response.usage.completion_tokens
                 if job.price:
                     stats.cost += job.price.cost(
-                        response.usage.prompt_tokens, response.usage.completion_tokens
+                        response.usage.prompt_tokens,
+                        response.usage.completion_tokens,
+                        response.usage.cached_tokens,
                     )
             if previews_left > 0 and job.preview_dir is not None:
                 previews_left -= 1
@@ -304,7 +306,12 @@ async def run_job(
             try:
                 async with limit:  # a place under the adaptive limit only while it is sent
                     response = await before_deadline(
-                        client.complete(messages, model=job.model, use_cache=use_cache)
+                        client.complete(
+                            messages,
+                            model=job.model,
+                            use_cache=use_cache,
+                            image_digests={prepared.url: prepared.digest},
+                        )
                     )
                     limit.success(cached=response.cached)
                 return response

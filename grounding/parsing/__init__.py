@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from typing import Any
 
 from grounding.coords import Frame
@@ -17,32 +18,56 @@ from grounding.parsing.assemble import assemble
 from grounding.parsing.groups import loose_groups
 from grounding.parsing.reasoning import box_spans, split_reasoning
 from grounding.parsing.shapes import MAX_SHAPES, Shape
-from grounding.parsing.structured import structured_shapes
+from grounding.parsing.structured import (
+    LiteralBudget,
+    literal_budget_warning,
+    structured_shapes,
+)
 from grounding.parsing.tokens import token_shapes
 from grounding.profiles import DEFAULT_PROFILE, Profile, find_profile
 from grounding.result import Grounding
 
 __all__ = ["extract_shapes", "parse"]
 
-_FULLWIDTH = str.maketrans(
-    {
-        **{chr(0xFF10 + i): str(i) for i in range(10)},
-        "，": ",", "、": ",", "：": ":", "；": ";", "．": ".", "－": "-", "＋": "+",
-        "［": "[", "］": "]", "（": "(", "）": ")", "｛": "{", "｝": "}", "＜": "<", "＞": ">",
-        "＂": '"', "＇": "'", "｜": "|", "\u3000": " ",
-    }
+# A digit run this long is no coordinate; the lookbehind starts a match only where a run
+# starts, so the search stays linear on a megabyte of digits.
+_LONG_NUMBER = re.compile(r"(?<!\d)\d{64}")
+_FULLWIDTH = (
+    *((chr(0xFF10 + i), str(i)) for i in range(10)),
+    ("，", ","), ("、", ","), ("：", ":"), ("；", ";"), ("．", "."), ("－", "-"), ("＋", "+"),
+    ("［", "["), ("］", "]"), ("（", "("), ("）", ")"), ("｛", "{"), ("｝", "}"), ("＜", "<"),
+    ("＞", ">"), ("＂", '"'), ("＇", "'"), ("｜", "|"), ("\u3000", " "),
 )  # fmt: skip
 
 
-def extract_shapes(answer: str, warnings: list[str]) -> list[Shape]:
+def _halfwidth(text: str) -> str:
+    """Full-width digits and punctuation as ASCII.
+
+    One ``str.replace`` per character that occurs: a C-speed scan each, where
+    ``str.translate`` with a dict costs ~0.3 µs per character of the whole text (300 ms on
+    1 MB of Chinese prose).
+
+    >>> _halfwidth("位置：［１００、２００］")
+    '位置:[100,200]'
+    """
+    for wide, narrow in _FULLWIDTH:
+        if wide in text:
+            text = text.replace(wide, narrow)
+    return text
+
+
+def extract_shapes(
+    answer: str, warnings: list[str], budget: LiteralBudget | None = None
+) -> list[Shape]:
     """Shapes in one answer span, by the spec's precedence.
 
     Token grammars win over structured objects, which win over loose bracket groups:
     prose that echoes ``[0,1000]`` or ``[x1, y1, x2, y2]`` never beats the real answer.
+    ``budget`` caps the Python-literal repair over all the spans of one answer.
     """
     return (
         token_shapes(answer, warnings)
-        or structured_shapes(answer, warnings)
+        or structured_shapes(answer, warnings, budget)
         or loose_groups(answer, warnings)
     )
 
@@ -101,7 +126,7 @@ def parse(
         warnings.append("the output stopped inside <think>: there is no answer")
         return Grounding(warnings=warnings, image_size=(round(width), round(height)))
     if not answer.isascii():
-        answer = answer.translate(_FULLWIDTH)
+        answer = _halfwidth(answer)
     spans = box_spans(answer, warnings)
     if spans is None:
         spans = [answer]
@@ -109,9 +134,14 @@ def parse(
         warnings.append(f"skipped {len(spans) - len(unique)} repeated box span(s)")
         spans = unique
     shapes: list[Shape] = []
+    budget = LiteralBudget()
     for span in spans:
-        shapes.extend(extract_shapes(span, warnings))
+        shapes.extend(extract_shapes(span, warnings, budget))
         if len(shapes) >= MAX_SHAPES:
             break
+    if budget.refused:
+        warnings.append(literal_budget_warning(budget))
+    if not shapes and _LONG_NUMBER.search(answer):  # say why nothing was read
+        warnings.append("ignored numbers written with 64 or more digits: not coordinates")
     frame = _frame(profile, width, height, input_size)
     return assemble(shapes, frame, width, height, warnings, unit_is_native=profile.scale == 1.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from grounding.coords import UNIT, Frame, looks_unit_scaled
-from grounding.parsing.shapes import Shape
+from grounding.parsing.shapes import MAX_VALUE, Shape
 from grounding.result import Grounding
 
 __all__ = ["assemble"]
@@ -46,6 +46,10 @@ def assemble(
 
     for shape in shapes:
         kind, values, label = shape.kind, shape.values, shape.label
+        # NaN fails every comparison, so this also drops NaN (and the infinities)
+        if not all(-MAX_VALUE <= v <= MAX_VALUE for v in values):
+            repairs["non-finite"] = repairs.get("non-finite", 0) + 1
+            continue
         own = shape.frame
         if own is None:
             own = frame
@@ -112,6 +116,11 @@ def assemble(
 
 def _describe(repairs: dict[str, int]) -> list[str]:
     notes = []
+    if n := repairs.get("non-finite"):
+        notes.append(
+            f"dropped {_plural(n, 'shape')} holding NaN, an infinity or a number past "
+            f"{MAX_VALUE:.0e} (not a coordinate)"
+        )
     for kind in ("box", "point", "polygon"):
         if n := repairs.get(f"duplicate {kind}"):
             notes.append(f"dropped {_plural(n, 'duplicate ' + kind)}")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from grounding.coords import UNIT, Frame, florence_frame, kosmos_patch_box
 from grounding.parsing.groups import NUMBER, loose_groups, numbers_in
-from grounding.parsing.shapes import Shape, shapes_from_numbers
+from grounding.parsing.shapes import MAX_SHAPES, Shape, box_run_shapes, shapes_from_numbers
 
 __all__ = ["TOKEN_READERS", "token_shapes"]
 
@@ -36,7 +36,12 @@ def _box_content(
 ) -> list[Shape]:
     shapes = loose_groups(content, warnings, label, pairs_are_corners=True)
     if not shapes and "[" not in content and "(" not in content:
-        shapes = shapes_from_numbers(numbers_in(content), label, warnings)  # MiniCPM: 1 2 3 4
+        numbers = numbers_in(content)  # MiniCPM: 1 2 3 4
+        shapes = (
+            box_run_shapes(numbers, label, warnings)
+            if len(numbers) % 4 == 0
+            else shapes_from_numbers(numbers, label, warnings)
+        )
     if frame is not None:
         shapes = [s._replace(frame=frame) for s in shapes]
     return shapes
@@ -73,6 +78,8 @@ def ref_box_shapes(text: str, warnings: list[str]) -> list[Shape]:
             elif token == box_close and box_at is not None:
                 shapes.extend(_box_content(text[box_at : match.start()], label, frame, warnings))
                 box_at = None
+                if len(shapes) >= MAX_SHAPES:
+                    break
         if broken:
             warnings.append(
                 f"dropped {broken} unfinished {box_open} span(s) cut off by the next token"
@@ -85,20 +92,22 @@ def ref_box_shapes(text: str, warnings: list[str]) -> list[Shape]:
 
 # --- PaliGemma: <loc0256><loc0256><loc0768><loc0768>[<segNNN>×16] label ; … ---------------
 
-_PALIGEMMA = re.compile(r"<loc(\d{4})><loc(\d{4})><loc(\d{4})><loc(\d{4})>(?:<seg\d{3}>)*")
+_PALIGEMMA = re.compile(r"<loc(\d{4})><loc(\d{4})><loc(\d{4})><loc(\d{4})>(?:<seg\d{3}>)*([^;<]*)")
 _PALIGEMMA_FRAME = Frame(1024.0, 1024.0, yx=True)
 
 
 def paligemma_shapes(text: str, warnings: list[str]) -> list[Shape]:
-    """PaliGemma 1/2 detections: y-first on a 1024 grid, label after the tokens until ``;``."""
-    matches = list(_PALIGEMMA.finditer(text))
-    shapes = []
-    for i, match in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        label = text[match.end() : end].strip()
-        if label.endswith(";"):
-            label = label[:-1].rstrip()
-        values = tuple(float(v) for v in match.groups())
+    """PaliGemma 1/2 detections: y-first on a 1024 grid, the label after the tokens.
+
+    As in the reference parsers (big_vision, supervision), a label ends at ``;`` or at the
+    next token: a stray ``<loc>`` or a separator never becomes part of it.
+    """
+    shapes: list[Shape] = []
+    for match in _PALIGEMMA.finditer(text):
+        if len(shapes) >= MAX_SHAPES:
+            break
+        label = match.group(5).strip()
+        values = tuple(float(v) for v in match.groups()[:4])
         shapes.append(Shape("box", values, label or None, _PALIGEMMA_FRAME))
     return shapes
 
@@ -106,18 +115,49 @@ def paligemma_shapes(text: str, warnings: list[str]) -> list[Shape]:
 # --- Florence-2: label<loc_52><loc_333><loc_932><loc_774> … -------------------------------
 
 _FLORENCE_RUN = re.compile(r"(?:<loc_\d{1,4}>)+")
-_FLORENCE_NOISE = re.compile(r"</?s>|<pad>")
+_FLORENCE_NOISE = re.compile(r"</?s>|<pad>|</?ground>|</?obj>")  # dropped, as the reference does
+_FLORENCE_TOKEN = re.compile(r"<[^<>]{0,40}>")  # any other token ends a label
+_FLORENCE_POLYGON_TOKENS = ("<sep>", "<poly>", "</poly>")
+
+
+def _without_polygon_tokens(gap: str) -> str:
+    """``gap`` without the ``<sep>``/``<poly>`` tokens at its end (a loop, no regex: linear)."""
+    end = len(gap)
+    while True:
+        while end and gap[end - 1].isspace():
+            end -= 1
+        token = next((t for t in _FLORENCE_POLYGON_TOKENS if gap.endswith(t, 0, end)), None)
+        if token is None:
+            return gap[:end]
+        end -= len(token)
 
 
 def florence_shapes(text: str, warnings: list[str]) -> list[Shape]:
-    """Florence-2: the label comes first; 4 bins are a box, 8 a quadrilateral, 2 a point."""
+    """Florence-2: the label comes first, then a run of ``<loc_N>`` bins.
+
+    A run of 4k bins is k boxes (detection, region proposals, dense captions and phrase
+    grounding put several boxes after one phrase), 8 bins that are not two boxes an OCR
+    quadrilateral, 2k a polygon (see :func:`box_run_shapes`). The label is the text right
+    before the run with tokens such as ``</s>``, ``<pad>`` or ``<ground>`` left out; runs
+    split by ``<sep>``/``<poly>`` are further polygons of the same label.
+    """
     shapes: list[Shape] = []
     last = 0
+    label: str | None = None
     frame = florence_frame()
     for match in _FLORENCE_RUN.finditer(text):
-        label = _FLORENCE_NOISE.sub("", text[last : match.start()]).strip() or None
+        if len(shapes) >= MAX_SHAPES:
+            break
+        gap = _without_polygon_tokens(text[last : match.start()])
+        if gap or last == 0:  # else only <sep>/<poly> since the last run: same label
+            label = _FLORENCE_TOKEN.split(_FLORENCE_NOISE.sub("", gap))[-1].strip() or None
         last = match.end()
-        shapes.extend(shapes_from_numbers(numbers_in(match.group()), label, warnings, frame))
+        if (tokens := match.group().count("<")) > 4 * MAX_SHAPES:  # a repetition loop
+            warnings.append(
+                f"dropped a run of {tokens} <loc_N> tokens (more than {4 * MAX_SHAPES})"
+            )
+            continue
+        shapes.extend(box_run_shapes(numbers_in(match.group()), label, warnings, frame))
     return shapes
 
 
@@ -127,18 +167,29 @@ _KOSMOS = re.compile(
     r"(?:<phrase>([^<]*)</phrase>\s*)?<object>((?:\s|<patch_index_\d+>|</delimiter_of_multi_objects/>)*)</object>"
 )
 _PATCH = re.compile(r"<patch_index_(\d+)>")
+_PATCHES = 32 * 32
 
 
 def kosmos_shapes(text: str, warnings: list[str]) -> list[Shape]:
     """Kosmos-2 patch-index pairs on the 32×32 grid; several boxes per phrase allowed."""
     shapes: list[Shape] = []
+    outside = 0
     for match in _KOSMOS.finditer(text):
+        if len(shapes) >= MAX_SHAPES:
+            break
         label = (match.group(1) or "").strip() or None
-        indices = [int(i) for i in _PATCH.findall(match.group(2))]
+        # an index is 0-1023: longer digit runs are never converted (int() refuses 4,300+)
+        indices = [int(i) if len(i) <= 4 else -1 for i in _PATCH.findall(match.group(2))]
         if len(indices) % 2:
             warnings.append(f"dropped an odd Kosmos-2 patch index in {label or 'an object'}")
         for i in range(0, len(indices) - 1, 2):
-            shapes.append(Shape("box", kosmos_patch_box(indices[i], indices[i + 1]), label, UNIT))
+            upper_left, lower_right = indices[i], indices[i + 1]
+            if not (0 <= upper_left < _PATCHES and 0 <= lower_right < _PATCHES):
+                outside += 1
+                continue
+            shapes.append(Shape("box", kosmos_patch_box(upper_left, lower_right), label, UNIT))
+    if outside:
+        warnings.append(f"dropped {outside} Kosmos-2 box(es) with a patch index outside 0-1023")
     return shapes
 
 
@@ -154,6 +205,8 @@ def molmo_shapes(text: str, warnings: list[str]) -> list[Shape]:
     """Molmo's point tags, in percent of the image."""
     shapes: list[Shape] = []
     for match in _MOLMO.finditer(text):
+        if len(shapes) >= MAX_SHAPES:
+            break
         attributes = dict(_ATTRIBUTE.findall(match.group(2)))
         label = (attributes.get("alt") or match.group(3)).strip() or None
         if "x" in attributes and "y" in attributes:
@@ -173,7 +226,12 @@ def molmo_shapes(text: str, warnings: list[str]) -> list[Shape]:
 
 def click_shapes(text: str, warnings: list[str]) -> list[Shape]:
     """``Click(x, y)`` actions (Molmo and others), in the profile's convention."""
-    return [Shape("point", (float(m.group(1)), float(m.group(2)))) for m in _CLICK.finditer(text)]
+    shapes: list[Shape] = []
+    for match in _CLICK.finditer(text):
+        if len(shapes) >= MAX_SHAPES:
+            break
+        shapes.append(Shape("point", (float(match.group(1)), float(match.group(2)))))
+    return shapes
 
 
 # --- GLM GUI agent: left_click(start_box='[586, 446]', element_info='OK button') -------------
@@ -193,7 +251,7 @@ def gui_action_shapes(text: str, warnings: list[str]) -> list[Shape]:
         elif actions:
             actions[-1][match.group("key")] = match.group("sq") or match.group("dq") or ""
     shapes: list[Shape] = []
-    for action in actions:
+    for action in actions[:MAX_SHAPES]:
         label = action.get("element_info", "").strip() or None
         for key, key_label in (("start_box", label), ("end_box", None)):
             if key in action:
@@ -226,4 +284,7 @@ def token_shapes(text: str, warnings: list[str]) -> list[Shape]:
         if reader not in done and trigger in text:
             done.add(reader)
             shapes.extend(reader(text, warnings))
+    if len(shapes) >= MAX_SHAPES:
+        warnings.append(f"stopped reading after {MAX_SHAPES} shapes")
+        del shapes[MAX_SHAPES:]
     return shapes

@@ -60,6 +60,32 @@ W, H = 1000, 500  # x scales by 1, y by 0.5 on a 0-1000 grid: easy to check by e
         ("google/paligemma2-3b-pt-448", "<loc0000><loc0000><loc1024><loc1024> car #2 (left)", [[0, 0, 1000, 500]], ["car #2 (left)"]),
         # Florence-2: noise tokens around the label
         ("microsoft/Florence-2-large", "</s><s>cat<loc_0><loc_0><loc_999><loc_999></s>", [[0.5, 0.25, 999.5, 499.75]], ["cat"]),
+        # PaliGemma, ported from supervision's test_from_paligemma: label with a space, hyphen, underscore
+        ("paligemma", "<loc0256><loc0256><loc0768><loc0768> black cat", [[250, 125, 750, 375]], ["black cat"]),
+        ("paligemma", "<loc0256><loc0256><loc0768><loc0768> black-cat", [[250, 125, 750, 375]], ["black-cat"]),
+        ("paligemma", "<loc0256><loc0256><loc0768><loc0768> black_cat", [[250, 125, 750, 375]], ["black_cat"]),
+        # PaliGemma (supervision): only three locations is no box
+        ("paligemma", "<loc0256><loc0768><loc0768> cat", [], None),
+        # PaliGemma (supervision): no label after the box
+        ("paligemma", "<loc0256><loc0256><loc0768><loc0768>", [[250, 125, 750, 375]], [None]),
+        # PaliGemma (supervision): a partial second box; the label ends at ";", never swallows "<loc…> cat"
+        ("paligemma", "<loc0256><loc0256><loc0768><loc0768> cat ; <loc0256><loc0256><loc0768> cat", [[250, 125, 750, 375]], ["cat"]),
+        # PaliGemma: a stray fifth location ends the label (it was "<loc0768> cat")
+        ("paligemma", "<loc0256><loc0256><loc0768><loc0768><loc0768> cat", [[250, 125, 750, 375]], [None]),
+        # PaliGemma: the label of the first box stops at ";" before the next one (it was "cat ;")
+        ("paligemma", "<loc0000><loc0000><loc0512><loc0512> cat ;<loc0512><loc0512><loc1024><loc1024> dog", [[0, 0, 500, 250], [500, 250, 1000, 500]], ["cat", "dog"]),
+        # Florence-2 region proposals (transformers' test, allow_empty_phrase): 13 bins = 3 boxes, the last bin ignored
+        ("florence-2", "</s><s><loc_53><loc_334><loc_933><loc_775><loc_711><loc_203><loc_906><loc_546><loc_585><loc_309><loc_774><loc_709><loc_577></s><pad>", [[53.5, 167.25, 933.5, 387.75], [711.5, 101.75, 906.5, 273.25], [585.5, 154.75, 774.5, 354.75]], [None, None, None]),
+        # Florence-2 OD (transformers' test): two phrases
+        ("florence-2", "</s><s>car<loc_53><loc_334><loc_933><loc_775>door handle<loc_425><loc_504><loc_474><loc_516></s><pad>", [[53.5, 167.25, 933.5, 387.75], [425.5, 252.25, 474.5, 258.25]], ["car", "door handle"]),
+        # Florence-2 phrase grounding (transformers' test): two boxes under one phrase (an 8-bin run)
+        ("florence-2", "</s><s>red car<loc_53><loc_334><loc_933><loc_775><loc_711><loc_203><loc_906><loc_546>sky<loc_0><loc_0><loc_1000><loc_300></s>", [[53.5, 167.25, 933.5, 387.75], [711.5, 101.75, 906.5, 273.25], [0.5, 0.25, 1000, 150.25]], ["red car", "red car", "sky"]),
+        # Florence-2 dense region caption: <ground>/<obj> tokens stay out of the label
+        ("florence-2", "<ground>a wheel<obj><loc_10><loc_20><loc_30><loc_40><loc_50><loc_60><loc_70><loc_80>", [[10.5, 10.25, 30.5, 20.25], [50.5, 30.25, 70.5, 40.25]], ["a wheel", "a wheel"]),
+        # MiniCPM-V style numbers in one <box>: 8 numbers that are two ordered boxes are two boxes
+        ("minicpm-v", "<ref>cup</ref><box>100 200 300 400 500 200 600 400</box>", [[100, 100, 300, 200], [500, 100, 600, 200]], ["cup", "cup"]),
+        # Kosmos-2 model card: two phrases, one box each
+        ("kosmos-2", "<grounding> An image of<phrase> a snowman</phrase><object><patch_index_0044><patch_index_0863></object> warming himself by<phrase> a fire</phrase><object><patch_index_0005><patch_index_0911></object>.", [[390.625, 23.4375, 984.375, 414.0625], [171.875, 7.8125, 484.375, 445.3125]], ["a snowman", "a fire"]),
         # Kosmos-2: two boxes for one phrase, corners in one row cover whole cells
         ("microsoft/kosmos-2-patch14-224", "<phrase>cars</phrase><object><patch_index_0000><patch_index_0031></delimiter_of_multi_objects/><patch_index_0000><patch_index_1023></object>", [[0, 0, 1000, 15.625], [15.625, 7.8125, 984.375, 492.1875]], ["cars", "cars"]),
         # Moondream: named keys on the 0-1 scale
@@ -84,6 +110,15 @@ def test_boxes(model: str, text: str, boxes: list, labels: list | None) -> None:
         ("glm-4.5v", "scroll(start_box='[500,500]', direction='down', step=5)", [[500, 250]], [None]),
         # GLM GUI: double quotes, element_info before start_box
         ("glm-4.5v", 'right_click(element_info="File", start_box="[100,200]")', [[100, 100]], ["File"]),
+        # GLM-V verifier tests (OSWorld): a click inside box markers after a thought
+        ("glm-4.5v", "<think>test</think>Action: <|begin_of_box|>left_double_click(start_box='[200, 300]')<|end_of_box|>", [[200, 150]], [None]),
+        # GLM-V verifier tests: element_info becomes the label
+        ("glm-4.5v", "<think>test</think>Action: <|begin_of_box|>hover(start_box='[150, 250]', element_info='123456')<|end_of_box|>", [[150, 125]], ["123456"]),
+        # GLM-V verifier tests: a drag is two points
+        ("glm-4.5v", "<think>test</think>Action: <|begin_of_box|>left_drag(start_box='[100, 100]', end_box='[300, 300]')<|end_of_box|>", [[100, 50], [300, 150]], [None, None]),
+        # GLM-V verifier tests: typing and WAIT() carry no coordinates
+        ("glm-4.5v", "<think>test</think>Action: <|begin_of_box|>type(content='Hello World!')<|end_of_box|>", [], []),
+        ("glm-4.5v", "<think>test</think>Action: <|begin_of_box|>WAIT()<|end_of_box|>", [], []),
         # Qwen2.5-VL point, resized pixels (1000x500 -> 1008x504)
         ("qwen2.5-vl", '[{"point_2d": [504, 252], "label": "p"}]', [[500, 250]], ["p"]),
         # Gemini point: y,x
@@ -112,6 +147,10 @@ def test_points(model: str, text: str, points: list, labels: list | None) -> Non
         ("glm-4.5v", "[100,200,300,200,200,400]", [[100, 100], [300, 100], [200, 200]]),
         # JSON polygon key
         ("glm-4.5v", '{"polygon": [[100,200],[300,200],[200,400]], "label": "p"}', [[100, 100], [300, 100], [200, 200]]),
+        # Florence-2 polygon without a phrase (transformers' test): 12 bins whose groups of 4 are no boxes
+        ("florence-2", "<loc_279><loc_379><loc_282><loc_379><loc_290><loc_373><loc_293><loc_373><loc_298><loc_369><loc_301><loc_369>", [[279.5, 189.75], [282.5, 189.75], [290.5, 186.75], [293.5, 186.75], [298.5, 184.75], [301.5, 184.75]]),
+        # Florence-2 polygon with a phrase (transformers' test): 10 bins
+        ("florence-2", "Hello<loc_769><loc_248><loc_771><loc_234><loc_773><loc_206><loc_773><loc_198><loc_771><loc_193>", [[769.5, 124.25], [771.5, 117.25], [773.5, 103.25], [773.5, 99.25], [771.5, 96.75]]),
         # Florence-2 quad (8 bins)
         ("florence-2", "sign<loc_99><loc_199><loc_299><loc_199><loc_299><loc_399><loc_99><loc_399>", [[99.5, 99.75], [299.5, 99.75], [299.5, 199.75], [99.5, 199.75]]),
     ],
@@ -190,3 +229,17 @@ def test_caller_errors_raise_value_error(kwargs: dict) -> None:
 def test_none_text_is_an_empty_result_with_a_warning() -> None:
     result = grounding.parse(None, image_size=(W, H))
     assert result.is_empty and result.warnings
+
+
+@pytest.mark.parametrize(
+    ("text", "polygons", "labels"),
+    [
+        # Florence-2 OCR with regions (transformers' test): two quads, each after its text
+        ("</s><s>Hello<loc_100><loc_100><loc_200><loc_100><loc_200><loc_200><loc_100><loc_200>World<loc_300><loc_300><loc_400><loc_300><loc_400><loc_400><loc_300><loc_400></s>", 2, ["Hello", "World"]),
+        # Florence-2 polygons split by <sep> inside <poly>: both belong to the phrase
+        ("cat<poly><loc_10><loc_10><loc_50><loc_10><loc_30><loc_40><sep><loc_60><loc_60><loc_90><loc_60><loc_70><loc_90></poly>", 2, ["cat", "cat"]),
+    ],
+)
+def test_florence_polygon_labels(text: str, polygons: int, labels: list) -> None:
+    result = grounding.parse(text, model="florence-2", image_size=(W, H))
+    assert len(result.polygons) == polygons and result.polygon_labels == labels

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import string
+import warnings
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import grounding
+from tests.parsing.grammar import answer, violations
 
 MODELS = ["glm-4.5v", "qwen2.5-vl", "gemini-2.5-flash", "paligemma", "florence-2", "kosmos-2",
           "molmo", "deepseek-vl2", "internvl3", "moondream", "kimi-vl", "unknown-model"]  # fmt: skip
@@ -60,3 +62,18 @@ def test_surrounding_prose_changes_nothing(before: str, answer: str, after: str)
     alone = grounding.parse(answer, model="glm-4.5v", image_size=(640, 480))
     wrapped = grounding.parse(f"{before} {answer} {after}", model="glm-4.5v", image_size=(640, 480))
     assert wrapped == alone
+
+
+# Grammar-built answers (tests/parsing/grammar.py): every dialect's tokens and brackets, with
+# NaN, Infinity, 5,000-digit runs and token runs of every length. The same generator runs a
+# million inputs in ``python -m benchmarks.fuzz_parse``.
+@settings(max_examples=200, deadline=None)
+@given(rng=st.randoms(use_true_random=False), size=SIZES)
+def test_grammar_built_answers_keep_every_promise(rng, size: tuple) -> None:
+    model, text = answer(rng)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = grounding.parse(text, model=model, image_size=size)
+    assert violations(result, size) == []
+    assert [str(w.message) for w in caught] == []
+    assert grounding.Grounding.from_dict(result.to_dict()) == result
