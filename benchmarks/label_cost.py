@@ -3,9 +3,8 @@
 1. Pipeline CPU per image (``run_job``: find, prepare, request, parse, store) for 640x480
    JPEGs against the loopback server at zero latency (``benchmarks/loopback.py``, its own
    process), concurrency 32; each side in its own process, interleaved, best of ``--runs``:
-   ``as shipped`` (sniffio hidden, as when it is not installed) and ``+sniffio +split`` (sniffio
-   importable and ``transport=SplitPool()`` from ``benchmarks/request_path.py``: the client
-   change proposed in the notes). Target 1.5 ms.
+   ``before`` (one httpx pool of 32 connections, sniffio hidden as when it was not installed)
+   and ``now`` (the client as configured: sniffio, the pool split in pools of 8). Target 1.5 ms.
 2. Peak RSS of ``grounding label`` (a fresh process) on 64 photos of 12 MP, ``-k 32``, the
    server answering after 0.5 s so that 32 requests are in flight. Target 1 GB.
 3. Peak RSS of ``grounding label`` on eight 12000x12000 PNGs (144 MP each, under the 150 MP
@@ -53,18 +52,21 @@ def camera_like(width: int, height: int, seed: int) -> Image.Image:
 
 
 def child_pipeline(side: str, url: str, root: str, store: str) -> None:
-    from benchmarks.request_path import SplitPool, _HideSniffio
+    import httpx
+
+    from benchmarks.request_path import _HideSniffio
     from grounding import AsyncClient
     from grounding.labeling import JobStore, LabelJob, find_images, register, run_job
     from grounding.labeling.limiter import AdaptiveLimit
 
-    if side == "as shipped":
+    if side == "before":
         sys.meta_path.insert(0, _HideSniffio)
         sys.modules.pop("sniffio", None)
 
     async def go() -> tuple[int, float]:
         limit = AdaptiveLimit(32)
-        transport = SplitPool(8, 4) if "split" in side else None
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+        transport = httpx.AsyncHTTPTransport(limits=limits) if side == "before" else None
         async with AsyncClient(
             "openai", base_url=url, max_connections=32, on_retry=limit.on_retry, transport=transport
         ) as client:
@@ -109,7 +111,7 @@ def main() -> None:
             small.mkdir()
             for i in range(args.images):
                 camera_like(640, 480, i).save(small / f"{i:05d}.jpg", quality=90)
-            sides = ["as shipped", "+sniffio +split"]
+            sides = ["before", "now"]
             per_image: dict[str, list[float]] = {side: [] for side in sides}
             with Loopback() as server:
                 for run in range(args.runs):

@@ -6,12 +6,12 @@ concurrency 64 to the loopback server (``benchmarks/loopback.py``, zero latency,
 process). Reported: the side's CPU time per request, best of ``--rounds`` with the range, the
 sides interleaved round by round:
 
-- ``grounding``: ``AsyncClient.complete`` as configured today (one httpx pool of 64
-  connections; sniffio hidden, as when it is not installed: httpcore then fails to import it
-  on every pool operation);
-- ``+sniffio``: the same with sniffio importable;
-- ``+sniffio +split``: also ``transport=SplitPool(8 x 8)``, eight httpx pools of eight
-  connections, each request to the least busy (httpcore scans its whole pool per request);
+- ``one pool, no sniffio``: ``AsyncClient.complete`` as it was configured before: one httpx
+  pool of 64 connections, sniffio hidden as when it was not installed (httpcore then fails to
+  import it on every pool operation);
+- ``one pool``: the same with sniffio importable (a dependency now);
+- ``grounding``: ``AsyncClient.complete`` as configured now: sniffio, and the pool split in
+  pools of 8 connections (``grounding.client._pool.SplitPool``);
 - ``httpx``: plain ``httpx.AsyncClient``, same pool, sniffio importable, no grounding;
 - ``aiohttp``: plain ``aiohttp.ClientSession`` (``TCPConnector(limit=64)``), the floor.
 
@@ -35,31 +35,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SIDES = ["grounding", "+sniffio", "+sniffio +split", "httpx", "aiohttp"]
+SIDES = ["one pool, no sniffio", "one pool", "grounding", "httpx", "aiohttp"]
 CONCURRENCY = 64
-
-
-class SplitPool(httpx.AsyncBaseTransport):
-    """``parts`` httpx transports of ``size`` connections each; a request goes to the one
-    with the fewest requests in flight. httpcore's pool work per request grows with its number
-    of connections, so eight pools of eight cost less than one of 64."""
-
-    def __init__(self, parts: int = 8, size: int = 8) -> None:
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        self._parts = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(parts)]
-        self._busy = [0] * parts
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        index = self._busy.index(min(self._busy))
-        self._busy[index] += 1
-        try:
-            return await self._parts[index].handle_async_request(request)
-        finally:
-            self._busy[index] -= 1
-
-    async def aclose(self) -> None:
-        for part in self._parts:
-            await part.aclose()
 
 
 class _HideSniffio(importlib.machinery.PathFinder):
@@ -124,7 +101,10 @@ async def run_side(side: str, url: str, n: int) -> float:
     from grounding import AsyncClient
     from grounding.client import RetryPolicy
 
-    transport = SplitPool() if "split" in side else None
+    transport = None
+    if side.startswith("one pool"):
+        limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+        transport = httpx.AsyncHTTPTransport(limits=limits)
     async with AsyncClient(
         "openai",
         base_url=url,
@@ -153,7 +133,7 @@ async def _timed(one: Any, payloads: list[Any]) -> float:
 
 
 def child(side: str, url: str, n: int) -> None:
-    if side == "grounding":
+    if side == "one pool, no sniffio":
         sys.meta_path.insert(0, _HideSniffio)
         sys.modules.pop("sniffio", None)
     else:
@@ -186,7 +166,7 @@ def main() -> None:
                 per_request[side].append(float(out.stdout) / args.requests * 1000)
             shown = ", ".join(f"{side} {per_request[side][-1]:.2f}" for side in SIDES)
             print(f"  round {round_ + 1}: {shown} ms", flush=True)
-    base = min(per_request["grounding"])
+    base = min(per_request[SIDES[0]])
     print(f"\nCPU per request, concurrency {CONCURRENCY}, zero latency, "
           f"{args.requests:,} requests, best of {args.rounds} (range):")  # fmt: skip
     for side in SIDES:
