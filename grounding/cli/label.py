@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -117,6 +119,13 @@ LsRoot = Annotated[
         "[default: the parent of the input folder].",
     ),
 ]
+
+
+class Engine(str, Enum):
+    """Where ``grounding label`` runs the requests."""
+
+    local = "local"
+    ray = "ray"
 
 
 def _formats(value: str) -> list[str]:
@@ -288,6 +297,23 @@ def label(
     ls_image_prefix: LsPrefix = "/data/local-files/?d=",
     ls_root: LsRoot = None,
     val: Val = 0.0,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: this process; ray: the actors of a Ray cluster (needs the ray extra),"
+            " sharing the -k requests in flight.",
+        ),
+    ] = Engine.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address", help="Ray cluster to join (host:port, ray://…); default: a local one."
+        ),
+    ] = None,
+    ray_actors: Annotated[
+        int, typer.Option("--ray-actors", min=1, help="Labeling actors with --engine ray.")
+    ] = 2,
     tiles: Tiles = None,
     overlap: Overlap = 0.2,
     tile_full: TileFull = True,
@@ -441,7 +467,12 @@ def _label(o: dict[str, Any]) -> None:
             max_connections=o["concurrency"],
             on_retry=limit.on_retry,
         )
-        stats = _run_with_progress(job, store, client, limit, price)
+        run = None
+        if o["engine"] is Engine.ray:
+            from grounding.labeling.ray import ray_runner
+
+            run = ray_runner(job, store, client, address=o["ray_address"], actors=o["ray_actors"])
+        stats = _run_with_progress(job, store, client, limit, price, run)
         _summary(stats, store, price, limit)
         if stats.fault:
             kept = "every image finished before it is kept: fix it and rerun"
@@ -490,7 +521,12 @@ def _register(store: JobStore, inputs: list[str], out_dir: Path, part: Any) -> i
 
 
 def _run_with_progress(
-    job: LabelJob, store: JobStore, client: Any, limit: AdaptiveLimit, price: Price | None
+    job: LabelJob,
+    store: JobStore,
+    client: Any,
+    limit: AdaptiveLimit,
+    price: Price | None,
+    run: Callable[[Callable[[JobStats], None]], JobStats] | None = None,
 ) -> JobStats:
     columns = (
         TextColumn("[bold]labeling"),
@@ -522,6 +558,9 @@ def _run_with_progress(
                 cost=price.show(stats.cost) if price else "cost ?",
                 limit=limit.limit,
             )
+
+        if run is not None:  # another engine (Ray) runs the job and reports progress
+            return run(update)
 
         async def go() -> JobStats:
             async with client:

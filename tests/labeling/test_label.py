@@ -224,36 +224,6 @@ def test_bad_arguments_exit_2(tmp_path) -> None:
         assert run.returncode == 2 and message in (run.stderr + run.stdout), (args, run.stderr)
 
 
-def test_ray_labeler_callable_without_ray(server, photos) -> None:
-    import numpy as np
-
-    from grounding.labeling.ray import RayLabeler
-
-    root, keys = photos
-    server.default = detections()
-    labeler = RayLabeler(["scratch", "dent"], provider="openai", base_url=server.url)
-    batch = {"path": np.array([str(root / keys[0]), str(root / "zero.png")])}
-    out = labeler(batch)
-    assert json.loads(out["labels"][0]) == ["scratch", "dent"] and out["error"][0] == ""
-    assert json.loads(out["boxes"][1]) == [] and "empty file" in out["error"][1]
-
-
-def test_ray_local_mode(server, photos) -> None:
-    ray = pytest.importorskip("ray")
-    from grounding.labeling.ray import RayLabeler
-
-    root, keys = photos
-    server.default = detections()
-    ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True)
-    try:
-        ds = ray.data.from_items([{"path": str(root / k)} for k in keys[:6]])
-        rows = ds.map_batches(RayLabeler, fn_constructor_kwargs={"classes": ["scratch"], "provider": "openai",
-                                                                 "base_url": server.url}, concurrency=1, batch_size=3).take_all()  # fmt: skip
-    finally:
-        ray.shutdown()
-    assert len(rows) == 6 and all(json.loads(r["labels"]) == ["scratch"] for r in rows)
-
-
 @pytest.mark.parametrize(
     ("second", "status"),
     [
