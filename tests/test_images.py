@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -16,7 +17,11 @@ from tests.conftest import photo
 
 SQUARE = (400, 100, 500, 200)  # upright pixels of the red square
 # exif_transpose applies the inverse of these to the stored pixels
-STORED = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+STORED = {
+    3: Image.Transpose.ROTATE_180,
+    6: Image.Transpose.ROTATE_90,
+    8: Image.Transpose.ROTATE_270,
+}
 
 
 def exif_jpeg(orientation: int) -> bytes:
@@ -91,10 +96,17 @@ def test_palette_with_transparency_is_sent_as_png(tmp_path) -> None:
 
 def _huge_png_header(width: int, height: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _truncated_jpeg() -> bytes:
@@ -116,7 +128,9 @@ def _truncated_jpeg() -> bytes:
         ("bomb.png", _huge_png_header(60000, 60000), "too large"),
     ],
 )
-def test_bad_files_raise_image_error_naming_the_file(tmp_path, name: str, content: bytes, reason: str) -> None:
+def test_bad_files_raise_image_error_naming_the_file(
+    tmp_path, name: str, content: bytes, reason: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(ImageError, match=reason) as info:
@@ -178,7 +192,9 @@ def test_url_is_passed_through_when_nothing_needs_changing(server) -> None:
     server.images["r.jpg"] = exif_jpeg(6)
     plain = prepare_image(server.image_url("p.jpg"))
     assert plain.url == server.image_url("p.jpg") and plain.size == (640, 480)
-    rotated = prepare_image(server.image_url("r.jpg"))  # the server might not rotate it: send pixels
+    rotated = prepare_image(
+        server.image_url("r.jpg")
+    )  # the server might not rotate it: send pixels
     assert rotated.url.startswith("data:image/jpeg") and rotated.size == (640, 480)
     with pytest.raises(ImageError, match="cannot be downloaded"):
         prepare_image(server.image_url("missing.jpg"))
@@ -190,3 +206,262 @@ def test_banded_resize_equals_one_pass() -> None:
     big = photo(3000, 2000, (100, 100, 2900, 1900)).rotate(7)
     one_pass = big.resize((2100, 1400), Image.Resampling.BOX)
     assert np.array_equal(np.asarray(_resize(big, (2100, 1400))), np.asarray(one_pass))
+
+
+def jpeg_bytes(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92, **options)
+    return buffer.getvalue()
+
+
+def _exif(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def sent_bytes(url: str) -> bytes:
+    return base64.b64decode(url.split(",", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("make", "media"),
+    [
+        # a camera-style JPEG under GLM's limit
+        (lambda: jpeg_bytes(photo(640, 480, SQUARE)), "image/jpeg"),
+        # a greyscale progressive JPEG
+        (lambda: jpeg_bytes(photo(640, 480).convert("L"), progressive=True), "image/jpeg"),
+        # an EXIF block with orientation 1 (upright as stored)
+        (lambda: jpeg_bytes(photo(64, 48), exif=_exif(orientation=1)), "image/jpeg"),
+        # an 8-bit RGB PNG
+        (lambda: _png(photo(64, 48)), "image/png"),
+    ],
+)
+def test_an_untouched_image_is_sent_byte_identical(tmp_path, make, media: str) -> None:
+    original = make()
+    path = tmp_path / "x.img"
+    path.write_bytes(original)
+    data_url = f"data:{media};base64,{base64.b64encode(original).decode()}"
+    for source in (path, str(path), original, data_url):
+        prepared = prepare_image(source, profile=get_profile("glm-4.5v"))
+        assert prepared.url.startswith(f"data:{media};base64,")
+        assert sent_bytes(prepared.url) == original
+        assert prepared.size == prepared.sent_size == Image.open(path).size
+
+
+def _png(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", **options)
+    return buffer.getvalue()
+
+
+def test_bytes_after_the_jpeg_are_not_sent() -> None:
+    """A Motion Photo carries a video after the JPEG's end-of-image marker."""
+    original = jpeg_bytes(photo(64, 48))
+    prepared = prepare_image(original + b"\0\0\0\x18ftypmp42" + bytes(5000))
+    assert sent_bytes(prepared.url) == original
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        # the end-of-image marker is missing (the file was cut after the last scan)
+        ("cut.jpg", jpeg_bytes(photo(64, 48))[:-2], "truncated"),
+        # a bit flipped in a PNG data chunk
+        ("flip.png", (lambda b: b[:60] + bytes([b[60] ^ 1]) + b[61:])(_png(photo(64, 48))), "CRC"),
+        # a PNG without its IEND chunk
+        ("noend.png", _png(photo(64, 48))[:-12], "truncated"),
+    ],
+)
+def test_the_structure_check_finds_broken_files(
+    tmp_path, name: str, content: bytes, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match=reason):
+        prepare_image(path)
+
+
+def _cmyk_jpeg() -> bytes:
+    return jpeg_bytes(photo(640, 480, SQUARE).convert("CMYK"))
+
+
+def _palette_png() -> bytes:
+    return _png(photo(640, 480, SQUARE).quantize(8))
+
+
+def _png16() -> bytes:
+    grey = np.where(np.asarray(photo(640, 480, SQUARE).convert("L")) < 100, 0, 50000)
+    return _png(Image.fromarray(grey.astype(np.uint16)))
+
+
+def _transparent_png() -> bytes:
+    image = photo(640, 480, SQUARE).convert("RGBA")
+    image.putpixel((0, 0), (255, 255, 255, 0))
+    return _png(image)
+
+
+def _dark_box(image: Image.Image) -> tuple[int, int, int, int]:
+    """The red square, found in any mode: it is the darkest thing in greyscale too."""
+    grey = np.asarray(image.convert("L")).astype(int)
+    ys, xs = np.nonzero(grey < 100)
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
+@pytest.mark.parametrize(
+    ("make", "passed_through"),
+    [
+        # EXIF orientations that rotate and one that mirrors
+        (lambda: exif_jpeg(6), False),
+        (lambda: exif_jpeg(8), False),
+        (lambda: exif_jpeg(3), False),
+        # CMYK JPEG
+        (_cmyk_jpeg, False),
+        # palette PNG
+        (_palette_png, False),
+        # 16-bit greyscale PNG
+        (_png16, False),
+        # RGBA with one transparent pixel
+        (_transparent_png, False),
+        # plain JPEG: its own bytes
+        (lambda: jpeg_bytes(photo(640, 480, SQUARE)), True),
+    ],
+)
+def test_locate_finds_the_square_in_every_kind_of_file(
+    tmp_path, server, make, passed_through: bool
+) -> None:
+    """The fixture server reads the image it was sent and answers where the square is (0-1000):
+    the box comes back in upright pixels of the original whatever the file's mode."""
+    from grounding import Client
+    from tests.server import chat
+
+    def answer(body) -> object:
+        url = body["messages"][0]["content"][0]["image_url"]["url"]
+        image = Image.open(io.BytesIO(sent_bytes(url)))
+        x1, y1, x2, y2 = _dark_box(image)
+        w, h = image.size
+        box = [
+            round(x1 / w * 1000),
+            round(y1 / h * 1000),
+            round((x2 + 1) / w * 1000),
+            round((y2 + 1) / h * 1000),
+        ]
+        return chat(f"<|begin_of_box|>[{box}]<|end_of_box|>")
+
+    server.default = answer
+    original = make()
+    path = tmp_path / "img"
+    path.write_bytes(original)
+    with Client("openai", base_url=server.url) as client:
+        result = client.locate(path, "the square", model="glm-4.5v")
+    assert np.allclose(result.boxes[0], (400, 100, 501, 201), atol=1.5)
+    assert result.image_size == (640, 480)
+    url = server.requests[-1].body["messages"][0]["content"][0]["image_url"]["url"]
+    assert (sent_bytes(url) == original) is passed_through
+
+
+def _prepare_4mp_in_child(queue) -> None:  # a module-level function: multiprocessing pickles it
+    prepared = prepare_image(photo(2400, 1800), max_pixels=1_000_000)
+    queue.put(prepared.sent_size)
+
+
+@pytest.mark.parametrize("way", ["os.fork", "multiprocessing"])
+def test_a_forked_child_can_resize_after_the_parent_did(way: str) -> None:
+    """The parent's resize threads do not exist in a forked child; a pool inherited from the
+    parent would make the child's first large resize wait forever."""
+    import multiprocessing
+    import os
+    import time
+
+    assert prepare_image(photo(2400, 1800), max_pixels=1_000_000).sent_size == (1154, 866)
+    if way == "multiprocessing":
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_prepare_4mp_in_child, args=(queue,))
+        child.start()
+        child.join(60)
+        alive = child.is_alive()
+        if alive:
+            child.kill()
+        assert not alive, "the forked child hung in prepare_image"
+        assert queue.get(timeout=5) == (1154, 866)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads: that is the point
+        pid = os.fork()
+    if pid == 0:
+        try:
+            ok = prepare_image(photo(2400, 1800), max_pixels=1_000_000).sent_size == (1154, 866)
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung in prepare_image")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+def test_decoding_stays_within_the_pixel_budget(tmp_path, monkeypatch) -> None:
+    """Eight large PNGs prepared at once by eight threads: never more than the budget decoded at
+    a time, and an image larger than the whole budget still goes (alone)."""
+    import threading
+
+    from grounding import images
+    from grounding._imagefile import PixelBudget
+
+    class Watched(PixelBudget):
+        peak = 0
+
+        def hold(self, pixels: int):  # type: ignore[override]
+            held = super().hold(pixels)
+
+            class Watch:
+                def __enter__(watch) -> None:
+                    held.__enter__()
+                    Watched.peak = max(Watched.peak, self.in_use)
+
+                def __exit__(watch, *exc: object) -> None:
+                    held.__exit__(*exc)
+
+            return Watch()
+
+    monkeypatch.setattr(images, "_BUDGET", Watched(2_500_000))
+    paths = []
+    for i in range(8):
+        paths.append(tmp_path / f"{i}.png")
+        photo(1200 + 40 * i, 1000).save(paths[-1])  # 1.2 to 1.5 MP: at most two at a time
+    threads = [
+        threading.Thread(target=prepare_image, args=(p,), kwargs={"max_pixels": 10_000})
+        for p in paths
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert 1_200_000 <= Watched.peak <= 2_500_000
+    big = tmp_path / "big.png"
+    photo(2000, 1500).save(big)  # 3 MP, over the 2.5 MP budget
+    assert prepare_image(big, max_pixels=10_000).size == (2000, 1500)
+    assert images._BUDGET.in_use == 0
+
+
+def test_a_large_jpeg_is_decoded_shrunk_and_stays_faithful() -> None:
+    """A 20 MP JPEG sent at 0.3 MP is decoded at a quarter of each side by the JPEG decoder,
+    then area-averaged: the same size, the square in place, the pixels as the full decode's."""
+    from grounding import images
+
+    square = (2000, 1000, 3200, 2200)
+    original = jpeg_bytes(photo(5120, 3840, square).rotate(5, fillcolor=(90, 90, 90)))
+    shrunk = prepare_image(original, max_pixels=300_000)
+    opened = Image.open(io.BytesIO(original))
+    opened.load()
+    full = images._send(opened, (5120, 3840), shrunk.sent_size, "full")
+    a, b = sent_image(shrunk.url), sent_image(full.url)
+    assert shrunk.size == (5120, 3840) and a.size == b.size == shrunk.sent_size
+    difference = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    psnr = 10 * np.log10(255**2 / np.mean(difference**2))
+    assert psnr > 40, psnr
+    assert np.allclose(red_box(a), red_box(b), atol=1)

@@ -24,7 +24,7 @@ from grounding.cli.tiles import (
     tiling_from,
 )
 from grounding.client import Client
-from grounding.images import DEFAULT_MAX_IMAGE_PIXELS, PreparedImage, prepare_image
+from grounding.images import DEFAULT_MAX_IMAGE_PIXELS, PreparedImage, load_image, prepare_image
 from grounding.labeling.classes import map_labels
 from grounding.profiles import get_profile
 from grounding.prompts import Task
@@ -180,7 +180,8 @@ def ask_once(
         if tiling is not None:
             from grounding.tiling import ground_with_tiles
 
-            tiled = ground_with_tiles(client, task, prepared.image, subject, tiling)
+            upright = load_image(image, max_image_pixels=round(options["max_image_mp"] * 1e6))
+            tiled = ground_with_tiles(client, task, upright, subject, tiling)
             return tiled, prepared, client.model
         return client.ground(task, prepared, subject), prepared, client.model
 

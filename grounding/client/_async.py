@@ -13,6 +13,7 @@ from grounding import prompts
 from grounding._reply import Response
 from grounding.cache import ResponseCache
 from grounding.client._base import CHAT_PATH, ClientBase, Wait, classes_list
+from grounding.client._pool import PART_SIZE, SplitPool
 from grounding.client._retry import Deadline, RetryPolicy
 from grounding.client._wire import transport_error
 from grounding.confidence.options import ConfidenceOptions
@@ -70,6 +71,8 @@ class AsyncClient(ClientBase):
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
+        if transport is None and max_connections > PART_SIZE:
+            transport = SplitPool(max_connections)  # a third of one big pool's CPU per request
         self._http = httpx.AsyncClient(**self._http_options(), transport=transport, limits=limits)
 
     async def __aenter__(self) -> AsyncClient:

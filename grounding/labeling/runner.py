@@ -1,13 +1,13 @@
 """The labeling pipeline: find -> prepare image -> request -> parse -> store, asynchronously.
 
-A hard cap on requests in flight (default 4) that adapts: halved on rate limits (1302, 1305,
-429), one more after a run of successes. Rate limits only delay an image: it waits as long as
-the storm lasts (or until the job's ``deadline``, when it stays pending). Every per-image
-problem (a file that is not readable, a link loop, blocked content, an answer the parser
-cannot use even when asked again) is recorded and the job goes on. Fatal API errors
-(authentication, arrears, quota, nothing listening) stop scheduling at once, keeping every
-finished image; so does a store that cannot be written (disk full), reported in
-``JobStats.fault``.
+A hard cap on requests in flight (default 4) that adapts to the provider's concurrency cap
+(:mod:`grounding.labeling.limiter`); it covers the requests alone, not reading the images.
+Rate limits only delay an image: it waits as long as the storm lasts (or until the job's
+``deadline``, when it stays pending). Every per-image problem (a file that is not readable,
+a link loop, blocked content, an answer the parser cannot use even when asked again) is
+recorded and the job goes on. Fatal API errors (authentication, arrears, quota, nothing
+listening) stop scheduling at once, keeping every finished image; so does a store that
+cannot be written (disk full), reported in ``JobStats.fault``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from grounding.errors import (
 from grounding.images import DEFAULT_MAX_IMAGE_PIXELS, ImageSource, PreparedImage, prepare_image
 from grounding.labeling.cost import Price
 from grounding.labeling.inputs import Item, file_problem, in_shard
+from grounding.labeling.limiter import AdaptiveLimit
 from grounding.labeling.store import JobStore, Row, StoreError
 from grounding.profiles import get_profile
 from grounding.result import Grounding
@@ -51,45 +52,6 @@ __all__ = ["AdaptiveLimit", "JobStats", "LabelJob", "run_job"]
 # LogprobsUnavailableError: the server will answer every image the same way
 FATAL = (AuthenticationError, AccountError, QuotaExceededError, LogprobsUnavailableError)
 _DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EIO}
-
-
-class AdaptiveLimit:
-    """How many requests may be in flight: at most ``cap``, halved on rate limits, one more
-    after ``2 × limit`` successes in a row."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = max(1, cap)
-        self.limit = self.cap
-        self.in_flight = 0
-        self.streak = 0
-        self.rate_limited = 0
-        self._changed = asyncio.Condition()
-
-    def on_retry(self, error: APIError) -> None:
-        """The client's retry hook: rate limits halve the limit."""
-        if isinstance(error, RateLimitError):
-            self.rate_limited += 1
-            self.slow_down()
-
-    async def acquire(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.in_flight < self.limit)
-            self.in_flight += 1
-
-    async def release(self) -> None:
-        async with self._changed:
-            self.in_flight -= 1
-            self._changed.notify_all()
-
-    def slow_down(self) -> None:
-        self.limit = max(1, self.limit // 2)
-        self.streak = 0
-
-    def success(self) -> None:
-        self.streak += 1
-        if self.limit < self.cap and self.streak >= 2 * self.limit:
-            self.limit += 1
-            self.streak = 0
 
 
 @dataclass
@@ -227,11 +189,7 @@ async def run_job(
         while (row := await queue.get()) is not None:
             if stats.fatal or past_deadline():
                 continue
-            await limit.acquire()
-            try:
-                await label_one(row)
-            finally:
-                await limit.release()
+            await label_one(row)  # the limit covers the requests alone: see ask_patiently()
             report()
 
     def guess(row: Row) -> float:
@@ -293,7 +251,6 @@ async def run_job(
             store.finish(row.key, status="done", response=response.content if response else None,
                          result=stored, usage=usage, size=result.image_size)  # fmt: skip
             stats.done += 1
-            limit.success()
             if response is not None and not response.cached:
                 stats.prompt_tokens += response.usage.prompt_tokens
                 stats.completion_tokens += response.usage.completion_tokens
@@ -357,15 +314,18 @@ async def run_job(
         rounds = storms = 0
         while True:
             try:
-                return await before_deadline(
-                    client.complete(
-                        messages,
-                        model=job.model,
-                        use_cache=use_cache,
-                        image_digests={prepared.url: prepared.digest},
-                        extra=extra,
+                async with limit:  # a place under the adaptive limit only while it is sent
+                    response = await before_deadline(
+                        client.complete(
+                            messages,
+                            model=job.model,
+                            use_cache=use_cache,
+                            image_digests={prepared.url: prepared.digest},
+                            extra=extra,
+                        )
                     )
-                )
+                    limit.success(cached=response.cached)
+                return response
             except RateLimitError as exc:
                 limit.slow_down()
                 pause = exc.retry_after

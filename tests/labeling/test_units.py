@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from grounding.labeling import (
-    AdaptiveLimit,
     ClassMatcher,
     Item,
     JobLock,
@@ -94,34 +91,6 @@ def test_store_resume_semantics(tmp_path) -> None:
     assert store.usage_totals() == (10, 2)
     store.close()
     assert JobStore(tmp_path / "job.sqlite").counts()["done"] == 1  # it persisted
-
-
-def test_adaptive_limit_halves_and_creeps_back() -> None:
-    from grounding.errors import RateLimitError, ServerError
-
-    limit = AdaptiveLimit(8)
-    limit.on_retry(RateLimitError("busy", status=429, code="1302"))
-    assert limit.limit == 4 and limit.rate_limited == 1
-    limit.on_retry(ServerError("oops"))  # not a rate limit
-    assert limit.limit == 4
-    for _ in range(8):
-        limit.success()
-    assert limit.limit == 5
-
-    async def in_flight_never_passes_the_limit() -> int:
-        seen = 0
-
-        async def one() -> None:
-            nonlocal seen
-            await limit.acquire()
-            seen = max(seen, limit.in_flight)
-            await asyncio.sleep(0.01)
-            await limit.release()
-
-        await asyncio.gather(*(one() for _ in range(30)))
-        return seen
-
-    assert asyncio.run(in_flight_never_passes_the_limit()) == 5
 
 
 def test_cost_estimates() -> None:
