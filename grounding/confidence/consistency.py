@@ -99,6 +99,17 @@ def _medoid(cluster: _Cluster) -> FloatArray:
     return shapes[int(np.argmax(totals))]
 
 
+def _items(samples: Sequence[Grounding], shapes: str, labels: str, scores: str) -> list[Item]:
+    """(answer index, shape, label, weight) of one kind of shape across the answers."""
+    return [
+        (i, shape, label, _weight(score))
+        for i, s in enumerate(samples)
+        for shape, label, score in zip(
+            getattr(s, shapes), getattr(s, labels), getattr(s, scores), strict=True
+        )
+    ]
+
+
 def fuse_samples(
     samples: Sequence[Grounding], *, iou: float = 0.5, point_distance: float = 0.02
 ) -> Grounding:
@@ -115,36 +126,15 @@ def fuse_samples(
     diagonal = float(np.hypot(*size)) if size else float(np.hypot(1000, 1000))
     radius = point_distance * diagonal
 
-    boxes = _cluster(
-        [
-            (i, box, label, _weight(score))
-            for i, s in enumerate(samples)
-            for box, label, score in zip(s.boxes, s.labels, s.confidence, strict=True)
-        ],
-        _box_iou,
-        iou,
-        _Cluster.mean,
-    )
+    boxes = _cluster(_items(samples, "boxes", "labels", "confidence"), _box_iou, iou, _Cluster.mean)
     points = _cluster(
-        [
-            (i, point, label, _weight(score))
-            for i, s in enumerate(samples)
-            for point, label, score in zip(
-                s.points, s.point_labels, s.point_confidence, strict=True
-            )
-        ],
+        _items(samples, "points", "point_labels", "point_confidence"),
         lambda a, b: -float(np.hypot(*(a - b))),
         -radius,
         _Cluster.mean,
     )
     polygons = _cluster(
-        [
-            (i, polygon, label, _weight(score))
-            for i, s in enumerate(samples)
-            for polygon, label, score in zip(
-                s.polygons, s.polygon_labels, s.polygon_confidence, strict=True
-            )
-        ],
+        _items(samples, "polygons", "polygon_labels", "polygon_confidence"),
         _polygon_iou,
         iou,
         _medoid,
