@@ -32,6 +32,25 @@ def _array(rows: Sequence[Sequence[float]] | FloatArray, width: int) -> FloatArr
     return np.asarray(rows, dtype=np.float64).reshape(-1, width)
 
 
+def _scores(values: Sequence[float] | FloatArray, n: int, name: str) -> FloatArray:
+    scores = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not len(scores):
+        return np.full(n, np.nan)
+    if len(scores) != n:
+        raise ValueError(f"{name} has {len(scores)} entries for {n} shapes")
+    return scores
+
+
+def _entry(item: dict[str, Any], score: float) -> dict[str, Any]:
+    if np.isfinite(score):
+        item["confidence"] = float(score)
+    return item
+
+
+def _read_scores(items: Sequence[Mapping[str, Any]]) -> FloatArray:
+    return np.array([float(i.get("confidence", np.nan)) for i in items], dtype=np.float64)
+
+
 @dataclass(eq=False)
 class Grounding:
     """What a model's answer locates, in pixels of the original, upright image.
@@ -42,6 +61,10 @@ class Grounding:
     model's reply (raw text, usage, latency) when the result came from a client, and
     ``image_size`` the (width, height) the coordinates refer to, when known. ``classes`` is the
     vocabulary asked for (set by ``grounding.detect``), used by :meth:`to_detections`.
+
+    ``confidence`` holds one score in [0, 1] per box (``point_confidence`` and
+    ``polygon_confidence`` likewise), NaN where unknown: a plain answer has none; see
+    :mod:`grounding.confidence` for the two ways to get them.
     """
 
     boxes: FloatArray = field(default_factory=lambda: np.empty((0, 4)))
@@ -54,6 +77,9 @@ class Grounding:
     response: Response | None = field(default=None, repr=False)
     image_size: tuple[int, int] | None = field(default=None, repr=False)
     classes: list[str] | None = field(default=None, repr=False)
+    confidence: FloatArray = field(default_factory=lambda: np.empty(0), repr=False)
+    point_confidence: FloatArray = field(default_factory=lambda: np.empty(0), repr=False)
+    polygon_confidence: FloatArray = field(default_factory=lambda: np.empty(0), repr=False)
 
     def __post_init__(self) -> None:
         self.boxes = _array(self.boxes, 4)
@@ -68,6 +94,11 @@ class Grounding:
                 items.extend([None] * n)
             elif len(items) != n:
                 raise ValueError(f"{name} has {len(items)} entries for {n} shapes")
+        self.confidence = _scores(self.confidence, len(self.boxes), "confidence")
+        self.point_confidence = _scores(self.point_confidence, len(self.points), "point_confidence")
+        self.polygon_confidence = _scores(
+            self.polygon_confidence, len(self.polygons), "polygon_confidence"
+        )
 
     @classmethod
     def _trusted(
@@ -88,6 +119,9 @@ class Grounding:
         self.polygons, self.polygon_labels = polygons, polygon_labels
         self.warnings, self.response, self.image_size = warnings, None, image_size
         self.classes = None
+        self.confidence = np.full(len(boxes), np.nan)
+        self.point_confidence = np.full(len(points), np.nan)
+        self.polygon_confidence = np.full(len(polygons), np.nan)
         return self
 
     def __len__(self) -> int:
@@ -108,6 +142,9 @@ class Grounding:
             and self.point_labels == other.point_labels
             and self.polygon_labels == other.polygon_labels
             and self.warnings == other.warnings
+            and np.array_equal(self.confidence, other.confidence, equal_nan=True)
+            and np.array_equal(self.point_confidence, other.point_confidence, equal_nan=True)
+            and np.array_equal(self.polygon_confidence, other.polygon_confidence, equal_nan=True)
         )
 
     @property
@@ -115,20 +152,35 @@ class Grounding:
         """True when the answer located nothing."""
         return len(self) == 0
 
+    @property
+    def has_confidence(self) -> bool:
+        """True when any shape has a known confidence."""
+        return any(
+            bool(np.isfinite(c).any())
+            for c in (self.confidence, self.point_confidence, self.polygon_confidence)
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape used by the CLI, stores and prediction files."""
+        """The JSON shape used by the CLI, stores and prediction files.
+
+        A shape carries ``"confidence"`` only when its score is known.
+        """
         return {
             "boxes": [
-                {"xyxy": box.tolist(), "label": label}
-                for box, label in zip(self.boxes, self.labels, strict=True)
+                _entry({"xyxy": box.tolist(), "label": label}, score)
+                for box, label, score in zip(self.boxes, self.labels, self.confidence, strict=True)
             ],
             "points": [
-                {"xy": point.tolist(), "label": label}
-                for point, label in zip(self.points, self.point_labels, strict=True)
+                _entry({"xy": point.tolist(), "label": label}, score)
+                for point, label, score in zip(
+                    self.points, self.point_labels, self.point_confidence, strict=True
+                )
             ],
             "polygons": [
-                {"points": polygon.tolist(), "label": label}
-                for polygon, label in zip(self.polygons, self.polygon_labels, strict=True)
+                _entry({"points": polygon.tolist(), "label": label}, score)
+                for polygon, label, score in zip(
+                    self.polygons, self.polygon_labels, self.polygon_confidence, strict=True
+                )
             ],
             "warnings": list(self.warnings),
         }
@@ -147,6 +199,9 @@ class Grounding:
             polygons=[_array(p["points"], 2) for p in polygons],
             polygon_labels=[p.get("label") for p in polygons],
             warnings=list(data.get("warnings") or []),
+            confidence=_read_scores(boxes),
+            point_confidence=_read_scores(points),
+            polygon_confidence=_read_scores(polygons),
         )
 
     def to_detections(self, classes: Sequence[str] | None = None) -> sv.Detections:
@@ -186,8 +241,12 @@ class Grounding:
         else:
             order = list(dict.fromkeys(names))
         index = {name: i for i, name in enumerate(order)}
+        scores = np.concatenate(
+            [self.confidence, self.polygon_confidence[[len(p) > 0 for p in self.polygons]]]
+        )
         return sv.Detections(
             xyxy=xyxy,
+            confidence=scores if np.isfinite(scores).any() else None,
             class_id=np.array([index[n] for n in names], dtype=int),
             data={
                 "class_name": np.array(names, dtype=str),

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from grounding.cli.confidence import Confidence, ConsistencyIoU, Samples, confidence_from
 from grounding.cli.exits import fail_cleanly
 from grounding.cli.options import check_image_output, err, print_grounding
 from grounding.cli.options import out as stdout
@@ -168,7 +169,8 @@ def ask_once(
     check_image_output(options["out"])
     settings = {k: options[k] for k in _CLIENT_OPTIONS if k in options}
     tiling = tiling_from(options)
-    with Client(cache=not options["no_cache"], **settings) as client:
+    confidence = confidence_from(options)
+    with Client(cache=not options["no_cache"], confidence=confidence, **settings) as client:
         prepared = prepare_image(
             image,
             profile=get_profile(client.model),
@@ -218,6 +220,9 @@ def locate(
     merge_threshold: MergeThreshold = 0.5,
     point_distance: PointDistance = None,
     tile_max_pixels: TileMaxPixels = None,
+    confidence: Confidence = "none",
+    samples: Samples = 5,
+    consistency_iou: ConsistencyIoU = 0.5,
 ) -> None:
     """Find what a referring expression describes; print its pixel box(es).
 
@@ -255,6 +260,9 @@ def detect(
     merge_threshold: MergeThreshold = 0.5,
     point_distance: PointDistance = None,
     tile_max_pixels: TileMaxPixels = None,
+    confidence: Confidence = "none",
+    samples: Samples = 5,
+    consistency_iou: ConsistencyIoU = 0.5,
 ) -> None:
     """Find every instance of each category; print labelled pixel boxes.
 

@@ -26,6 +26,7 @@ from grounding.cli.ask import (
     Thinking,
     Timeout,
 )
+from grounding.cli.confidence import Confidence, ConsistencyIoU, Samples, confidence_from
 from grounding.cli.exits import fail, fail_cleanly, warn
 from grounding.cli.options import err, out, rounded
 from grounding.cli.tiles import (
@@ -230,6 +231,9 @@ def bench(
     merge_threshold: MergeThreshold = 0.5,
     point_distance: PointDistance = None,
     tile_max_pixels: TileMaxPixels = None,
+    confidence: Confidence = "none",
+    samples: Samples = 5,
+    consistency_iou: ConsistencyIoU = 0.5,
 ) -> None:
     """Run a model over a dataset split, then score it and write a report.
 
@@ -244,6 +248,7 @@ def bench(
     """
     _check_dataset(dataset)
     tiling = tiling_from(locals())
+    scoring = confidence_from(locals())
     from grounding.client import AsyncClient
     from grounding.evals.bench import (
         BenchProgress,
@@ -276,6 +281,7 @@ def bench(
             timeout=timeout,
             cache=not no_cache,
             max_connections=concurrency,
+            confidence=scoring,
         )
         name = client.model
         profile = get_profile(name)
@@ -291,6 +297,7 @@ def bench(
             "max_tokens": max_tokens,
             "parser": f"grounding {__version__}",
             **({"tiling": tiling.describe()} if tiling else {}),
+            **({"confidence": scoring.describe()} if scoring.method != "none" else {}),
         }
         stored = read_run_config(out_dir)
         if stored is None and predictions.exists() and not resume_anyway:

@@ -35,6 +35,7 @@ from grounding.cli.ask import (
     Thinking,
     Timeout,
 )
+from grounding.cli.confidence import Confidence, ConsistencyIoU, Samples, confidence_from
 from grounding.cli.exits import API_REFUSED, BAD_INPUT, STOPPED_EARLY, fail, fail_cleanly, warn
 from grounding.cli.options import err, out
 from grounding.cli.tiles import (
@@ -48,6 +49,7 @@ from grounding.cli.tiles import (
     Tiles,
     tiling_from,
 )
+from grounding.confidence import ConfidenceOptions, request_extras
 from grounding.export import FORMATS, ExportError, export_job
 from grounding.labeling import (
     AdaptiveLimit,
@@ -65,6 +67,7 @@ from grounding.labeling import (
 from grounding.labeling.cost import find_price
 from grounding.labeling.inputs import file_problem
 from grounding.labeling.lock import JobLock
+from grounding.labeling.review import write_review
 from grounding.profiles import get_profile
 
 __all__ = ["export", "label"]
@@ -156,7 +159,24 @@ def _out_folder(out_dir: Path) -> None:
 
 
 _EXPORT_OPTIONS = ("keep_unknown", "copy_images", "val", "ls_from_name", "ls_to_name",
-                   "ls_image_prefix", "ls_root")  # fmt: skip
+                   "ls_image_prefix", "ls_root", "yolo_scores")  # fmt: skip
+YoloScores = Annotated[
+    bool,
+    typer.Option(
+        "--yolo-scores",
+        help="YOLO label files get a sixth column: each box's confidence (Ultralytics' "
+        "save_conf form; 1 where unknown). Off by default: training loaders expect five.",
+    ),
+]
+ReviewBelow = Annotated[
+    float | None,
+    typer.Option(
+        "--review-below",
+        help="Write OUT/review/: the images with any shape scored under this (needs "
+        "--confidence), least sure first, as review.csv and as Label Studio tasks.",
+        rich_help_panel="Confidence (a score for every box)",
+    ),
+]
 
 
 def _check_val(val: float) -> None:
@@ -322,6 +342,11 @@ def label(
     merge_threshold: MergeThreshold = 0.5,
     point_distance: PointDistance = None,
     tile_max_pixels: TileMaxPixels = None,
+    yolo_scores: YoloScores = False,
+    confidence: Confidence = "none",
+    samples: Samples = 5,
+    consistency_iou: ConsistencyIoU = 0.5,
+    review_below: ReviewBelow = None,
 ) -> None:
     """Label every image of the inputs with boxes for the classes; write datasets.
 
@@ -337,6 +362,7 @@ def label(
     \b
     Example: grounding label photos/ --classes "scratch,dent" --out labels/ -f coco,yolo -k 8
     Big photos: add --tiles auto (see --dry-run for the tile plan and its cost first).
+    Reviewers first: --confidence consistency --review-below 0.5 lists the doubtful images.
     """
     with fail_cleanly(RESUME):
         _label(dict(locals()))
@@ -345,6 +371,10 @@ def label(
 def _label(o: dict[str, Any]) -> None:
     out_dir: Path = o["out_dir"]
     tiling = tiling_from(o)
+    scoring = confidence_from(o)
+    if o["review_below"] is not None and scoring.method == "none":
+        raise typer.BadParameter("needs --confidence logprobs or consistency",
+                                 param_hint="--review-below")  # fmt: skip
     names = [c.strip() for c in o["classes"].split(",") if c.strip()]
     if not names:
         raise typer.BadParameter("give at least one class", param_hint="--classes")
@@ -365,6 +395,7 @@ def _label(o: dict[str, Any]) -> None:
     settings = resolve_settings(
         o["provider"], base_url=o["base_url"], api_key=key, model=o["model"]
     )
+    request_extras(scoring, settings.provider.name)  # a method the provider lacks: refused now
     profile = get_profile(settings.model)
     text = o["prompt"].replace("{classes}", ", ".join(names)) if o["prompt"] else None
     if text is None:
@@ -386,6 +417,12 @@ def _label(o: dict[str, Any]) -> None:
     plans: dict[str, int] = {}  # the tile plan of each image size -> images
 
     def estimate(source: str) -> tuple[int, int]:
+        """Tokens of every request the image takes (tiles, samples)."""
+        tokens_in, tokens_out = one_pass(source)
+        k = scoring.requests_per_question
+        return tokens_in * k, tokens_out * k
+
+    def one_pass(source: str) -> tuple[int, int]:
         from PIL import Image
 
         if not source.startswith(("http://", "https://")) and file_problem(source):
@@ -407,7 +444,7 @@ def _label(o: dict[str, Any]) -> None:
     _out_not_around_inputs(o["inputs"], out_dir)
     if o["dry_run"]:
         _dry_run(o["inputs"], out_dir, part, settings, text, names, price, estimate,
-                 o["max_cost"])  # fmt: skip
+                 o["max_cost"], scoring)  # fmt: skip
         if tiling is not None:
             _tile_plans(plans)
         return
@@ -428,6 +465,13 @@ def _label(o: dict[str, Any]) -> None:
                 f"{out_dir} holds a job labelled with other tiling settings "
                 f"({stored.get('tiling') or 'no tiles'}); use the same tiling options to resume, "
                 "or another --out (tiles already asked come from the cache)"
+            )
+        if scoring.method != "none":
+            job_config["confidence"] = scoring.describe()
+        if stored and stored.get("confidence") != job_config.get("confidence"):
+            fail(
+                f"{out_dir} holds a job scored {stored.get('confidence') or 'without confidence'}"
+                "; use the same --confidence options to resume, or another --out"
             )
         store.set_meta("job", job_config)
         new = _register(store, o["inputs"], out_dir, part)
@@ -465,6 +509,7 @@ def _label(o: dict[str, Any]) -> None:
             timeout=o["timeout"],
             cache=not o["no_cache"],
             max_connections=o["concurrency"],
+            confidence=scoring,
             on_retry=limit.on_retry,
         )
         run = None
@@ -478,6 +523,8 @@ def _label(o: dict[str, Any]) -> None:
             kept = "every image finished before it is kept: fix it and rerun"
             fail(f"{stats.fault.rstrip('.?')}; {kept}")
         _write_exports([store], out_dir, names, chosen, o, settings.model)
+        if o["review_below"] is not None:
+            _write_review(store, out_dir, names, o)
         transient = sum(
             1 for row in store.rows("failed") if (row.error or "").startswith("transient")
         )
@@ -599,6 +646,17 @@ def _summary(stats: JobStats, store: JobStore, price: Price | None, limit: Adapt
     out.print(table)
 
 
+def _write_review(store: JobStore, out_dir: Path, names: list[str], o: dict[str, Any]) -> None:
+    ls = {k: o[k] for k in ("ls_from_name", "ls_to_name", "ls_image_prefix", "ls_root")}
+    count, path = write_review([store], out_dir, o["review_below"], names, **ls)
+    err.print(
+        f"review: {count} images have a shape scored under {o['review_below']}: {path} "
+        f"(least sure first) and {path.parent / 'labelstudio' / 'tasks.json'}",
+        highlight=False,
+        markup=False,
+    )
+
+
 def _dry_run(
     inputs: list[str],
     out_dir: Path,
@@ -609,6 +667,7 @@ def _dry_run(
     price: Price | None,
     estimate: Any,
     max_cost: float | None,
+    scoring: ConfidenceOptions,
 ) -> None:
     store_path = out_dir / STORE
     done: set[str] = set()
@@ -644,6 +703,10 @@ def _dry_run(
     table.add_row("prompt", text)
     table.add_row("images to label", f"{count}" + (f" ({len(done)} already done)" if done else ""))
     table.add_row("first images", "\n".join(shown) or "-")
+    if scoring.method != "none":
+        per = scoring.requests_per_question
+        cost = f" ({per} requests per image, counted below)" if per > 1 else ""
+        table.add_row("confidence", scoring.describe() + cost)
     table.add_row("estimated tokens", f"{tokens_in:,} in / {tokens_out:,} out")
     table.add_row(
         "estimated cost",
@@ -679,6 +742,7 @@ def export(
     ls_image_prefix: LsPrefix = "/data/local-files/?d=",
     ls_root: LsRoot = None,
     val: Val = 0.0,
+    yolo_scores: YoloScores = False,
 ) -> None:
     """Write datasets from job stores at any time (also merges the stores of several shards).
 

@@ -118,20 +118,30 @@ def print_grounding(
     elif result.is_empty:
         out.print("nothing located")
     else:
-        shapes = Table("#", "kind", "label", "pixels (x1 y1 x2 y2 | x y | polygon)")
+        scored = result.has_confidence
+        columns = ["#", "kind", "label", *(["confidence"] if scored else [])]
+        shapes = Table(*columns, "pixels (x1 y1 x2 y2 | x y | polygon)")
         rows = [
-            *(("box", lab, _fmt(b)) for b, lab in zip(result.boxes, result.labels, strict=True)),
             *(
-                ("point", lab, _fmt(p))
-                for p, lab in zip(result.points, result.point_labels, strict=True)
+                ("box", lab, c, _fmt(b))
+                for b, lab, c in zip(result.boxes, result.labels, result.confidence, strict=True)
             ),
             *(
-                ("polygon", lab, " | ".join(_fmt(v) for v in poly))
-                for poly, lab in zip(result.polygons, result.polygon_labels, strict=True)
+                ("point", lab, c, _fmt(p))
+                for p, lab, c in zip(
+                    result.points, result.point_labels, result.point_confidence, strict=True
+                )
+            ),
+            *(
+                ("polygon", lab, c, " | ".join(_fmt(v) for v in poly))
+                for poly, lab, c in zip(
+                    result.polygons, result.polygon_labels, result.polygon_confidence, strict=True
+                )
             ),
         ]
-        for i, (kind, label, pixels) in enumerate(rows, 1):
-            shapes.add_row(str(i), kind, label or "", pixels)
+        for i, (kind, label, score, pixels) in enumerate(rows, 1):
+            shown = [f"{score:.2f}" if score == score else "-"] if scored else []
+            shapes.add_row(str(i), kind, label or "", *shown, pixels)
         out.print(shapes)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -12,10 +12,11 @@ import httpx
 from grounding import prompts
 from grounding._reply import Response
 from grounding.cache import ResponseCache
-from grounding.client._base import CHAT_PATH, ClientBase, Wait, classes_list, ground_response
+from grounding.client._base import CHAT_PATH, ClientBase, Wait, classes_list
 from grounding.client._pool import PART_SIZE, SplitPool
 from grounding.client._retry import Deadline, RetryPolicy
 from grounding.client._wire import transport_error
+from grounding.confidence.options import ConfidenceOptions
 from grounding.errors import APIError
 from grounding.images import ImageSource, PreparedImage
 from grounding.result import Grounding
@@ -56,6 +57,7 @@ class AsyncClient(ClientBase):
         max_pixels: int | None = None,
         max_reply_bytes: int | None = None,
         download_images: bool = False,
+        confidence: ConfidenceOptions | str | None = None,
         max_connections: int = 64,
         transport: httpx.AsyncBaseTransport | None = None,
         on_retry: Callable[[APIError], None] | None = None,
@@ -64,7 +66,7 @@ class AsyncClient(ClientBase):
             provider, base_url=base_url, api_key=api_key, model=model, thinking=thinking,
             max_tokens=max_tokens, temperature=temperature, timeout=timeout, stream=stream,
             retry=retry, cache=cache, max_pixels=max_pixels, max_reply_bytes=max_reply_bytes,
-            download_images=download_images, on_retry=on_retry,
+            download_images=download_images, confidence=confidence, on_retry=on_retry,
         )  # fmt: skip
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
@@ -94,15 +96,17 @@ class AsyncClient(ClientBase):
         stream: bool | None = None,
         use_cache: bool = True,
         image_digests: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Response:
         """Send chat messages; retry transient failures; return the :class:`Response`.
 
         ``use_cache=False`` asks again even when the cache has an answer (and stores the new
         one). ``image_digests`` maps an image URL in the messages to the SHA-256 of its bytes
-        (the cache key uses it; :meth:`ask` fills it in).
+        (the cache key uses it; :meth:`ask` fills it in). ``extra`` body fields are sent and
+        keyed too.
         """
         body, key = self._body_and_key(
-            messages, model, thinking, max_tokens, temperature, stream, image_digests
+            messages, model, thinking, max_tokens, temperature, stream, image_digests, extra
         )
         cached = self._cached(key) if use_cache else None
         if cached is not None:
@@ -162,19 +166,26 @@ class AsyncClient(ClientBase):
         thinking: bool | None = None,
         use_cache: bool = True,
     ) -> Grounding:
-        """Send ``image`` with a prompt of your own and parse the answer."""
+        """Send ``image`` with a prompt of your own and parse the answer (scored as
+        :meth:`Client.ask` describes, the samples sent concurrently)."""
         if isinstance(image, PreparedImage):
             prepared, name = image, model or self.settings.model
         else:
             prepared, name = await asyncio.to_thread(self._prepare, image, model)
-        response = await self.complete(
-            prompts.messages(text, prepared.url),
-            model=name,
-            thinking=thinking,
-            use_cache=use_cache,
-            image_digests={prepared.url: prepared.digest},
+        responses = await asyncio.gather(
+            *(
+                self.complete(
+                    prompts.messages(text, prepared.url),
+                    model=name,
+                    thinking=thinking,
+                    use_cache=use_cache,
+                    image_digests={prepared.url: prepared.digest},
+                    extra=extra,
+                )
+                for extra in self.request_extras
+            )
         )
-        return ground_response(response, prepared, name)
+        return self.combine(responses, prepared, name)
 
     async def locate(
         self, image: ImageSource | PreparedImage, expression: str, **kwargs: Any

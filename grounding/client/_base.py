@@ -21,6 +21,7 @@ from grounding.cache import ResponseCache, cache_key, image_urls
 from grounding.client._retry import Deadline, RetryPolicy
 from grounding.client._settings import Settings, resolve_settings
 from grounding.client._wire import DEFAULT_MAX_REPLY_BYTES, ReplyReader, request_body
+from grounding.confidence.options import ConfidenceOptions, combine, request_extras
 from grounding.errors import APIError, APITimeoutError
 from grounding.images import ImageSource, PreparedImage, prepare_image
 from grounding.parsing import parse
@@ -103,6 +104,7 @@ class ClientBase:
         max_pixels: int | None,
         max_reply_bytes: int | None = None,
         download_images: bool = False,
+        confidence: ConfidenceOptions | str | None = None,
         on_retry: Callable[[APIError], None] | None = None,
     ) -> None:
         if not timeout > 0:
@@ -114,6 +116,12 @@ class ClientBase:
         self.options = _Options(
             thinking, max_tokens, temperature, stream, max_pixels, download_images
         )
+        if isinstance(confidence, str):
+            confidence = ConfidenceOptions(confidence)
+        self.confidence = confidence or ConfidenceOptions()
+        # the body fields of each request one question takes (one per sample); raises for a
+        # method the provider lacks, before anything is sent
+        self.request_extras = request_extras(self.confidence, self.settings.provider.name)
         self.retry = retry or RetryPolicy()
         self.timeout = float(timeout)
         self.max_reply_bytes = (
@@ -167,8 +175,10 @@ class ClientBase:
         temperature: float | None,
         stream: bool | None,
         image_digests: Mapping[str, str] | None,
+        extra: Mapping[str, Any] | None = None,
     ) -> tuple[dict[str, Any], str | None]:
-        """The request body and its cache key (None without a cache)."""
+        """The request body and its cache key (None without a cache); ``extra`` fields
+        (a sample's seed, logprobs) go into both."""
         name = model or self.settings.model
         body = request_body(
             messages,
@@ -180,6 +190,7 @@ class ClientBase:
             temperature=self.options.temperature if temperature is None else temperature,
             stream=self.options.stream if stream is None else stream,
         )
+        body.update(extra or {})
         key = None
         digests = image_digests or {}
         by_url = any(
@@ -238,6 +249,13 @@ class ClientBase:
                 self.on_retry(error)
             yield Wait(delay)
             attempt += 1
+
+    def combine(
+        self, responses: Sequence[Response], prepared: PreparedImage, model: str
+    ) -> Grounding:
+        """One result from the replies to a question's requests, one per
+        :attr:`request_extras` entry, scored as :attr:`confidence` says."""
+        return combine(responses, lambda r: ground_response(r, prepared, model), self.confidence)
 
     # --- images and prompts -----------------------------------------------------------
 

@@ -11,9 +11,10 @@ import httpx
 from grounding import prompts
 from grounding._reply import Response
 from grounding.cache import ResponseCache
-from grounding.client._base import CHAT_PATH, ClientBase, Wait, classes_list, ground_response
+from grounding.client._base import CHAT_PATH, ClientBase, Wait, classes_list
 from grounding.client._retry import Deadline, RetryPolicy
 from grounding.client._wire import transport_error
+from grounding.confidence.options import ConfidenceOptions
 from grounding.errors import APIError
 from grounding.images import ImageSource, PreparedImage
 from grounding.result import Grounding
@@ -52,6 +53,7 @@ class Client(ClientBase):
         max_pixels: int | None = None,
         max_reply_bytes: int | None = None,
         download_images: bool = False,
+        confidence: ConfidenceOptions | str | None = None,
         transport: httpx.BaseTransport | None = None,
         on_retry: Callable[[APIError], None] | None = None,
     ) -> None:
@@ -59,7 +61,7 @@ class Client(ClientBase):
             provider, base_url=base_url, api_key=api_key, model=model, thinking=thinking,
             max_tokens=max_tokens, temperature=temperature, timeout=timeout, stream=stream,
             retry=retry, cache=cache, max_pixels=max_pixels, max_reply_bytes=max_reply_bytes,
-            download_images=download_images, on_retry=on_retry,
+            download_images=download_images, confidence=confidence, on_retry=on_retry,
         )  # fmt: skip
         self._http = httpx.Client(**self._http_options(), transport=transport)
 
@@ -84,15 +86,17 @@ class Client(ClientBase):
         stream: bool | None = None,
         use_cache: bool = True,
         image_digests: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Response:
         """Send chat messages; retry transient failures; return the :class:`Response`.
 
         ``use_cache=False`` asks again even when the cache has an answer (and stores the new
         one). ``image_digests`` maps an image URL in the messages to the SHA-256 of its bytes
-        (the cache key uses it; :meth:`ask` fills it in).
+        (the cache key uses it; :meth:`ask` fills it in). ``extra`` body fields are sent and
+        keyed too.
         """
         body, key = self._body_and_key(
-            messages, model, thinking, max_tokens, temperature, stream, image_digests
+            messages, model, thinking, max_tokens, temperature, stream, image_digests, extra
         )
         cached = self._cached(key) if use_cache else None
         if cached is not None:
@@ -152,16 +156,24 @@ class Client(ClientBase):
         thinking: bool | None = None,
         use_cache: bool = True,
     ) -> Grounding:
-        """Send ``image`` with a prompt of your own and parse the answer."""
+        """Send ``image`` with a prompt of your own and parse the answer.
+
+        With a ``confidence`` method the answer is scored: from its token log-probabilities,
+        or by fusing several sampled answers (one request each, each cached by its seed).
+        """
         prepared, name = self._prepare(image, model)
-        response = self.complete(
-            prompts.messages(text, prepared.url),
-            model=name,
-            thinking=thinking,
-            use_cache=use_cache,
-            image_digests={prepared.url: prepared.digest},
-        )
-        return ground_response(response, prepared, name)
+        responses = [
+            self.complete(
+                prompts.messages(text, prepared.url),
+                model=name,
+                thinking=thinking,
+                use_cache=use_cache,
+                image_digests={prepared.url: prepared.digest},
+                extra=extra,
+            )
+            for extra in self.request_extras
+        ]
+        return self.combine(responses, prepared, name)
 
     def locate(
         self, image: ImageSource | PreparedImage, expression: str, **kwargs: Any

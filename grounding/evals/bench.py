@@ -46,7 +46,7 @@ RUN_CONFIG = "run.json"
 # what decides the answers in a run folder; a resume with any of them changed would mix runs
 RUN_KEYS = (
     "dataset", "split", "model", "provider", "base_url", "prompt", "thinking",
-    "temperature", "max_tokens", "parser", "tiling",
+    "temperature", "max_tokens", "parser", "tiling", "confidence",
 )  # fmt: skip
 
 FATAL = (AuthenticationError, AccountError, QuotaExceededError, APIConnectionError)
@@ -184,6 +184,8 @@ async def run_bench(
                 else:
                     response = result.response
                     answer: dict[str, Any] = {"response": response.answer()[0] if response else ""}
+                    if client.confidence.method != "none":  # scores come from more than the text
+                        answer["confidence"] = client.confidence.method
                     if tiling is not None:  # tile answers are in tile pixels: keep the merge
                         answer = {
                             "boxes": result.boxes.tolist(),

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from grounding.datasets import Sample
+from grounding.evals.calibration import ReliabilityBin, reliability_svg
 
 __all__ = ["public_metrics", "write_report"]
 
@@ -54,6 +55,10 @@ def _worst(
     return [(samples[i], results[i], float(ious[i]), answers[i]) for i in order]
 
 
+def _reliability_svg(rows: list[dict[str, Any]]) -> str:
+    return reliability_svg([ReliabilityBin(**row) for row in rows])
+
+
 def write_report(
     out: Path,
     scored: dict[str, Any],
@@ -76,6 +81,10 @@ def write_report(
         md += [f"| {k} | {v} |" for k, v in _table(metrics)]
         for warning in metrics.get("warnings", []):
             md.append(f"\n> {warning}")
+        if metrics.get("reliability"):
+            diagram = f"reliability-{split}.svg"
+            (out / diagram).write_text(_reliability_svg(metrics["reliability"]))
+            md += ["", f"![reliability: precision by confidence]({diagram})"]
         worst = _worst(samples_by_split.get(split, []), metrics, gallery)
         if worst:
             md += ["", "### Worst cases (ground truth green, prediction red)", ""]
@@ -115,6 +124,11 @@ def write_report(
             for k, v in _table(metrics)
         ]
         page.append("</table>")
+        if metrics.get("reliability"):
+            page.append(
+                "<h3>Reliability (precision by confidence; the dashed line is perfect "
+                f"calibration)</h3>{_reliability_svg(metrics['reliability'])}"
+            )
     if cards:
         page.append("<h2>Worst cases</h2><p>ground truth green, prediction red</p>")
         page += [

@@ -18,6 +18,7 @@ import io
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from grounding.datasets import TASKS, Sample, load_samples
 from grounding.datasets.base import DatasetError, bulk
+from grounding.evals.calibration import expected_calibration_error, match_detections, reliability
 from grounding.evals.detection import coco_map, precision_recall_f1
 from grounding.evals.referring import aggregate_splits, score_points, score_referring
 from grounding.parsing import parse
@@ -107,13 +109,17 @@ def grounding_of(row: dict[str, Any] | None, sample: Sample, model: str) -> Grou
     """The prediction for one sample as a :class:`Grounding`, or None when there is none."""
     if row is None or "error" in row:
         return None
+    if row.get("confidence") and isinstance(row.get("parsed"), dict):
+        # scores come from several answers or from token logprobs: not re-derivable from text
+        return Grounding.from_dict(row["parsed"])
     if isinstance(row.get("response"), str):
         return parse(row["response"], model=model, image_size=_image_size(sample))
     if "boxes" in row or "points" in row:
         boxes = np.asarray(row.get("boxes") or [], dtype=np.float64).reshape(-1, 4)
         labels = list(row.get("labels") or [None] * len(boxes))
         points = np.asarray(row.get("points") or [], dtype=np.float64).reshape(-1, 2)
-        return Grounding(boxes=boxes, labels=labels, points=points)
+        scores = np.asarray(row.get("scores") or [], dtype=np.float64)
+        return Grounding(boxes=boxes, labels=labels, points=points, confidence=scores)
     return None
 
 
@@ -171,6 +177,8 @@ def _score_detection(samples: list[Sample], results: list[Grounding | None]) -> 
     ids = {name.lower(): i for i, name in enumerate(categories, 1)}
     images, annotations, detections = [], [], []
     unmatched = 0
+    scored: list[float] = []
+    correct: list[bool] = []
     for index, (sample, result) in enumerate(zip(samples, results, strict=True), 1):
         w, h = _image_size(sample)
         images.append({"id": index, "width": w, "height": h, "file_name": str(sample.image)})
@@ -183,17 +191,30 @@ def _score_detection(samples: list[Sample], results: list[Grounding | None]) -> 
                     "bbox": [x1, y1, x2 - x1, y2 - y1],
                 }
             )
-        for box, predicted in zip(
-            result.boxes if result else [], result.labels if result else [], strict=True
+        if result is None:
+            continue
+        for box, predicted, score in zip(
+            result.boxes, result.labels, result.confidence, strict=True
         ):
             category = _category(predicted, ids)
             if category is None:
                 unmatched += 1
                 continue
             x1, y1, x2, y2 = (float(v) for v in box)
-            detections.append(
-                {"image_id": index, "category_id": category, "bbox": [x1, y1, x2 - x1, y2 - y1]}
-            )
+            detection = {
+                "image_id": index,
+                "category_id": category,
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+            }
+            if np.isfinite(score):
+                detection["score"] = float(score)
+            detections.append(detection)
+        if np.isfinite(result.confidence).any():
+            mapped = [_category(lab, ids) for lab in result.labels]
+            truth = [ids[lab.lower()] for lab in sample.labels]
+            flags = match_detections(result.boxes, mapped, result.confidence, sample.boxes, truth)
+            scored += result.confidence.tolist()
+            correct += flags.tolist()
     stats, warnings = coco_map(
         images,
         annotations,
@@ -212,11 +233,18 @@ def _score_detection(samples: list[Sample], results: list[Grounding | None]) -> 
     pred = [(b, [_SUFFIX.sub("", lab) for lab in labs]) for b, labs in pred]
     prf = precision_recall_f1(pred, [(s.boxes, [lab.lower() for lab in s.labels]) for s in samples])
     n = len(samples)
+    calibration: dict[str, Any] = {}
+    if scored:
+        calibration = {
+            "ECE": expected_calibration_error(scored, correct),
+            "reliability": [asdict(b) for b in reliability(scored, correct)],
+        }
     return {
         "n": n,
         "n_parse_fail": sum(1 for r in results if r is None),
         **stats,
         **{f"{k}@0.5": v for k, v in prf.items()},
+        **calibration,
         "warnings": warnings,
     }
 

@@ -71,6 +71,7 @@ def export_job(
     ls_image_prefix: str = "/data/local-files/?d=",
     ls_root: str | Path | None = None,
     model_version: str = "grounding",
+    yolo_scores: bool = False,
     on_image: Callable[[int], None] | None = None,
 ) -> ExportSummary:
     """Write ``formats`` into ``out/<format>/`` from the done rows of ``stores``, and
@@ -78,7 +79,10 @@ def export_job(
 
     Each image gets one flat, unique file name used by every format (see
     :mod:`grounding.export._names`); ``val`` holds out that fraction of images (by a stable
-    hash of the key) as the ``val`` subset. Everything is written into a staging folder first
+    hash of the key) as the ``val`` subset. Confidences are written where a format has a place:
+    COCO ``annotations/predictions_<subset>.json`` (pycocotools' results form), Label Studio
+    result and prediction ``score``, a CVAT ``score`` attribute, and with ``yolo_scores`` a
+    sixth YOLO column. Everything is written into a staging folder first
     and moved into place at the end, so an error (a full disk, an unsafe key, a setting a
     format cannot honour: :class:`ExportError`) leaves the previous export untouched.
 
@@ -105,6 +109,7 @@ def export_job(
         ls_image_prefix=ls_image_prefix,
         ls_root=None if ls_root is None else str(ls_root),
         model_version=model_version,
+        yolo_scores=yolo_scores,
     )
     out = Path(out)
     stage = Staging(out)
@@ -149,9 +154,11 @@ def _write(
                 continue
             width, height = image_size(row)
             name, stem, renamed = allocator.allocate(row.key)
-            boxes, polygons, points = shapes(row.result, width, height, names)
+            boxes, polygons, points, scores = shapes(row.result, width, height, names)
             part = subset(row.key, val)
-            image = ExportImage(row, name, stem, part, width, height, boxes, polygons, points)
+            image = ExportImage(
+                row, name, stem, part, width, height, boxes, polygons, points, scores
+            )
             for writer in writers.values():
                 writer.add(image, names.names)
             summary.images += 1

@@ -4,11 +4,12 @@ Coordinates are clipped to the image and rounded to 0.001 px, so a job's ``76.16
 ``76.16``, never as ``76.16000000000003``.
 
 >>> classes = Classes(["scratch"], keep_unknown=False)
->>> boxes, polygons, points = shapes(
-...     {"boxes": [{"xyxy": [-5, 10.000000000000002, 50, 20], "label": "scratch"}]}, 40, 30, classes
+>>> boxes, polygons, points, scores = shapes(
+...     {"boxes": [{"xyxy": [-5, 10.000000000000002, 50, 20], "label": "scratch",
+...                 "confidence": 0.8}]}, 40, 30, classes
 ... )
->>> boxes
-[(0, [0.0, 10.0, 40.0, 20.0])]
+>>> boxes, scores.boxes
+([(0, [0.0, 10.0, 40.0, 20.0])], [0.8])
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from grounding.labeling.classes import ClassMatcher
 from grounding.labeling.store import JobStore, Row
 
-__all__ = ["Classes", "ExportImage", "merged_rows", "number", "px", "shapes"]
+__all__ = ["Classes", "ExportImage", "ShapeScores", "merged_rows", "number", "px", "shapes"]
 
 Box = tuple[int, list[float]]  # (class index, [x1, y1, x2, y2])
 Polygon = tuple[int, list[tuple[float, float]]]  # (class index, vertices)
@@ -40,6 +41,19 @@ def number(value: float, digits: int) -> str:
 
 
 @dataclass
+class ShapeScores:
+    """The confidence of each exported shape (None where the job has none), in shape order."""
+
+    boxes: list[float | None] = field(default_factory=list)
+    polygons: list[float | None] = field(default_factory=list)
+    points: list[float | None] = field(default_factory=list)
+
+    @property
+    def known(self) -> bool:
+        return any(s is not None for s in (*self.boxes, *self.polygons, *self.points))
+
+
+@dataclass
 class ExportImage:
     """One done image as every format writes it."""
 
@@ -52,6 +66,7 @@ class ExportImage:
     boxes: list[Box] = field(default_factory=list)
     polygons: list[Polygon] = field(default_factory=list)
     points: list[Point] = field(default_factory=list)
+    scores: ShapeScores = field(default_factory=ShapeScores)
 
 
 def merged_rows(stores: Sequence[JobStore], *statuses: str) -> Iterator[Row]:
@@ -100,13 +115,15 @@ def _clip(value: Any, limit: int) -> float:
 
 def shapes(
     result: Mapping[str, Any] | None, width: int, height: int, classes: Classes
-) -> tuple[list[Box], list[Polygon], list[Point]]:
-    """The result's boxes, polygons and points in the image, at export precision.
+) -> tuple[list[Box], list[Polygon], list[Point], ShapeScores]:
+    """The result's boxes, polygons and points in the image, at export precision, and their
+    confidences.
 
     Shapes are clipped to the image; a box or polygon that is empty after clipping is left
     out, and so is a shape whose label matches no class (unless ``keep_unknown``).
     """
     result = result or {}
+    scores = ShapeScores()
     boxes: list[Box] = []
     for box in result.get("boxes") or []:
         index = classes.index(box.get("label"))
@@ -116,6 +133,7 @@ def shapes(
         clipped = [_clip(x1, width), _clip(y1, height), _clip(x2, width), _clip(y2, height)]
         if clipped[2] > clipped[0] and clipped[3] > clipped[1]:
             boxes.append((index, clipped))
+            scores.boxes.append(_score(box))
     polygons: list[Polygon] = []
     for polygon in result.get("polygons") or []:
         index = classes.index(polygon.get("label"))
@@ -125,6 +143,7 @@ def shapes(
         xs, ys = [v[0] for v in vertices], [v[1] for v in vertices]
         if len(vertices) >= 3 and max(xs) > min(xs) and max(ys) > min(ys):
             polygons.append((index, vertices))
+            scores.polygons.append(_score(polygon))
     points: list[Point] = []
     for point in result.get("points") or []:
         index = classes.index(point.get("label"))
@@ -133,7 +152,13 @@ def shapes(
         x, y = point["xy"]
         if 0 <= float(x) <= width and 0 <= float(y) <= height:
             points.append((index, (px(x), px(y))))
-    return boxes, polygons, points
+            scores.points.append(_score(point))
+    return boxes, polygons, points, scores
+
+
+def _score(shape: Mapping[str, Any]) -> float | None:
+    value = shape.get("confidence")
+    return None if value is None else round(float(value), 4)
 
 
 def bounds(vertices: Sequence[tuple[float, float]]) -> list[float]:

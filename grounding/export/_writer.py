@@ -20,6 +20,7 @@ class Options:
     ls_image_prefix: str = "/data/local-files/?d="
     ls_root: str | None = None
     model_version: str = "grounding"
+    yolo_scores: bool = False  # a sixth column with each box's confidence (1 where unknown)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from grounding.export._files import place_image
 from grounding.export._shapes import ExportImage, area, bounds, px
@@ -27,6 +27,8 @@ class _Subset:
     annotations: IO[str]
     count_images: int = 0
     count_annotations: int = 0
+    predictions: IO[str] | None = None  # scored shapes, in pycocotools' results format
+    count_predictions: int = 0
 
 
 @dataclass
@@ -84,12 +86,26 @@ class CocoWriter(Writer):
                 ("" if part.count_annotations == 0 else ", ") + json.dumps(annotation)
             )
             part.count_annotations += 1
+            score = (image.scores.boxes + image.scores.polygons)[n] if image.scores.known else None
+            if score is not None:
+                self._predict(part, image.subset, annotation, score)
         self._points += len(image.points)
         self.symlinked += place_image(
             image.row.source,
             self.folder / "images" / image.subset / image.name,
             self.options.copy_images,
         )
+
+    def _predict(
+        self, part: _Subset, subset: str, annotation: dict[str, Any], score: float
+    ) -> None:
+        if part.predictions is None:
+            path = self.folder / "annotations" / f".predictions_{subset}"
+            part.predictions = path.open("w+", encoding="utf-8")
+        keys = ("image_id", "category_id", "bbox", "area", "segmentation")
+        result = {k: annotation[k] for k in keys if annotation[k] != []} | {"score": score}
+        part.predictions.write(("" if part.count_predictions == 0 else ", ") + json.dumps(result))
+        part.count_predictions += 1
 
     def close(self, names: list[str]) -> None:
         info = {"description": "grounding auto-labels", "version": "1.0"}
@@ -106,8 +122,17 @@ class CocoWriter(Writer):
                 part.annotations.seek(0)
                 shutil.copyfileobj(part.annotations, out)
                 out.write('], "categories": ' + json.dumps(categories) + "}\n")
-            for handle in (part.images, part.annotations):
-                handle.close()
-                Path(handle.name).unlink(missing_ok=True)
+            if part.predictions is not None:
+                # the scored shapes as pycocotools' loadRes reads them: COCO(...).loadRes(path)
+                scored = self.folder / "annotations" / f"predictions_{name}.json"
+                with scored.open("w", encoding="utf-8") as out:
+                    out.write("[")
+                    part.predictions.seek(0)
+                    shutil.copyfileobj(part.predictions, out)
+                    out.write("]\n")
+            for handle in (part.images, part.annotations, part.predictions):
+                if handle is not None:
+                    handle.close()
+                    Path(handle.name).unlink(missing_ok=True)
         if self._points:
             self.notes.append(f"coco: {self._points} points not written (COCO instances hold none)")

@@ -28,6 +28,7 @@ def _xy(x: float, y: float) -> str:
 class CvatWriter(Writer):
     _images: IO[str] | None = None
     _count: int = 0
+    _scored: bool = False
 
     @property
     def main(self) -> Path:
@@ -37,19 +38,23 @@ class CvatWriter(Writer):
         if self._images is None:
             self._images = (self.folder / ".images.xml").open("w+", encoding="utf-8")
         common = 'occluded="0" source="auto" z_order="0"'
+        scores = image.scores
         shapes = [
             f'\n    <box label={quoteattr(names[i])} xtl="{number(x1, 3)}" '
-            f'ytl="{number(y1, 3)}" xbr="{number(x2, 3)}" ybr="{number(y2, 3)}" {common}/>'
-            for i, (x1, y1, x2, y2) in image.boxes
+            f'ytl="{number(y1, 3)}" xbr="{number(x2, 3)}" ybr="{number(y2, 3)}" {common}'
+            + self._score(scores.boxes, n, "box")
+            for n, (i, (x1, y1, x2, y2)) in enumerate(image.boxes)
         ]
         shapes += [
             f"\n    <polygon label={quoteattr(names[i])} "
-            f'points="{";".join(_xy(x, y) for x, y in vertices)}" {common}/>'
-            for i, vertices in image.polygons
+            f'points="{";".join(_xy(x, y) for x, y in vertices)}" {common}'
+            + self._score(scores.polygons, n, "polygon")
+            for n, (i, vertices) in enumerate(image.polygons)
         ]
         shapes += [
-            f'\n    <points label={quoteattr(names[i])} points="{_xy(x, y)}" {common}/>'
-            for i, (x, y) in image.points
+            f'\n    <points label={quoteattr(names[i])} points="{_xy(x, y)}" {common}'
+            + self._score(scores.points, n, "points")
+            for n, (i, (x, y)) in enumerate(image.points)
         ]
         self._images.write(
             f'  <image id="{self._count}" name={quoteattr(image.name)} width="{image.width}" '
@@ -60,9 +65,24 @@ class CvatWriter(Writer):
             image.row.source, self.folder / "images" / image.name, self.options.copy_images
         )
 
+    def _score(self, scores: list[float | None], n: int, tag: str) -> str:
+        """The element's end: with a ``score`` attribute when the shape has a confidence."""
+        if n >= len(scores) or scores[n] is None:
+            return "/>"
+        self._scored = True
+        return f'>\n      <attribute name="score">{scores[n]}</attribute>\n    </{tag}>'
+
     def close(self, names: list[str]) -> None:
+        # a number attribute (min;max;step) as CVAT declares one, when any shape has a score
+        attributes = (
+            "<attributes><attribute><name>score</name><mutable>False</mutable>"
+            "<input_type>number</input_type><default_value>0</default_value>"
+            "<values>0;1;0.0001</values></attribute></attributes>"
+            if self._scored
+            else "<attributes/>"
+        )
         labels = "".join(
-            f"\n        <label><name>{escape(n)}</name><type>any</type><attributes/></label>"
+            f"\n        <label><name>{escape(n)}</name><type>any</type>{attributes}</label>"
             for n in names
         )
         (self.folder / "images").mkdir(exist_ok=True)

@@ -82,6 +82,7 @@ class LabelStudioWriter(Writer):
         common: dict[str, Any] = {"to_name": o.ls_to_name, "original_width": w,
                                   "original_height": h, "image_rotation": 0}  # fmt: skip
         results: list[dict[str, Any]] = []
+        scores = [*image.scores.boxes, *image.scores.polygons, *image.scores.points]
         for i, (x1, y1, x2, y2) in image.boxes:
             value = {"x": _percent(x1, w), "y": _percent(y1, h),
                      "width": _percent(x2 - x1, w), "height": _percent(y2 - y1, h),
@@ -100,9 +101,19 @@ class LabelStudioWriter(Writer):
         self._kinds.update(r["type"] for r in results)
         for n, result in enumerate(results):
             result["id"] = f"{self._count + 1}-{n}"
+            if scores[n] is not None:
+                result["score"] = scores[n]
+        known = [s for s in scores if s is not None]
+        # the task's score is its least sure shape, so sorting by it puts the doubtful first
         task = {
             "data": {"image": self._url(image)},
-            "predictions": [{"model_version": o.model_version, "score": 1.0, "result": results}],
+            "predictions": [
+                {
+                    "model_version": o.model_version,
+                    "score": min(known) if known else 1.0,
+                    "result": results,
+                }
+            ],
         }
         self._tasks.write(
             ("\n" if self._count == 0 else ",\n") + json.dumps(task, ensure_ascii=False)

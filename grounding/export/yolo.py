@@ -49,9 +49,14 @@ class YoloWriter(Writer):
                 lines.append(f"{index} {values}\n")
         else:
             shapes = image.boxes + [(i, bounds(v)) for i, v in image.polygons]
-            for index, (x1, y1, x2, y2) in shapes:
+            scores = image.scores.boxes + image.scores.polygons
+            for n, (index, (x1, y1, x2, y2)) in enumerate(shapes):
                 xywh = ((x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w, (y2 - y1) / h)
-                lines.append(f"{index} " + " ".join(number(v, DIGITS) for v in xywh) + "\n")
+                line = f"{index} " + " ".join(number(v, DIGITS) for v in xywh)
+                if self.options.yolo_scores:  # Ultralytics' save_conf form: a sixth column
+                    score = scores[n] if n < len(scores) else None
+                    line += f" {number(1.0 if score is None else score, 4)}"
+                lines.append(line + "\n")
         label = self.folder / "labels" / image.subset / f"{image.stem}.txt"
         label.parent.mkdir(parents=True, exist_ok=True)
         label.write_text("".join(lines), encoding="utf-8")

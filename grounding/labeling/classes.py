@@ -140,6 +140,9 @@ def map_labels(
         warnings=warnings,
         image_size=result.image_size,
         classes=list(match.classes),
+        confidence=result.confidence[box_keep],
+        point_confidence=result.point_confidence[point_keep],
+        polygon_confidence=result.polygon_confidence[polygon_keep],
     )
     mapped_result.response = result.response
     return mapped_result

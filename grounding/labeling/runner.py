@@ -16,12 +16,14 @@ import asyncio
 import errno
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from grounding import prompts
-from grounding.client import AsyncClient, Response, ground_response
+from grounding.client import AsyncClient, Response
+from grounding.confidence import LogprobsUnavailableError
 from grounding.errors import (
     AccountError,
     APIConnectionError,
@@ -47,7 +49,8 @@ from grounding.tiling import Tiling, aground_tiled
 
 __all__ = ["AdaptiveLimit", "JobStats", "LabelJob", "run_job"]
 
-FATAL = (AuthenticationError, AccountError, QuotaExceededError)
+# LogprobsUnavailableError: the server will answer every image the same way
+FATAL = (AuthenticationError, AccountError, QuotaExceededError, LogprobsUnavailableError)
 _DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EIO}
 
 
@@ -286,9 +289,14 @@ async def run_job(
         it) is asked once more past the cache, so a bad cached answer is never re-used."""
         why = ""
         for use_cache in (True, False):
-            response = await ask_patiently(prepared, use_cache)
+            responses = await asyncio.gather(
+                *(ask_patiently(prepared, use_cache, e) for e in client.request_extras)
+            )
+            response = responses[0]
             try:
-                result = ground_response(response, prepared, job.model)
+                result = client.combine(responses, prepared, job.model)
+            except LogprobsUnavailableError:
+                raise
             except Exception as exc:  # a strange answer the parser or the mapping fails on
                 why = f"the parser failed on the answer ({type(exc).__name__}: {exc})"
                 continue
@@ -297,7 +305,9 @@ async def run_job(
             why = "unparseable answer"
         raise _Unusable(response, f"{why} after a retry")
 
-    async def ask_patiently(prepared: PreparedImage, use_cache: bool) -> Response:
+    async def ask_patiently(
+        prepared: PreparedImage, use_cache: bool, extra: Mapping[str, Any]
+    ) -> Response:
         """A storm of rate limits delays an image, however long it lasts; server errors and
         timeouts are asked again ``transient_rounds`` times, then fail it."""
         messages = prompts.messages(job.prompt, prepared.url)
@@ -311,6 +321,7 @@ async def run_job(
                             model=job.model,
                             use_cache=use_cache,
                             image_digests={prepared.url: prepared.digest},
+                            extra=extra,
                         )
                     )
                     limit.success(cached=response.cached)

@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from grounding import AsyncClient
+from grounding.client import _base as client_base
 from grounding.labeling import (
     AdaptiveLimit,
     Item,
@@ -24,7 +25,6 @@ from grounding.labeling import (
     register,
     run_job,
 )
-from grounding.labeling import runner as runner_module
 from tests.conftest import REPO
 from tests.labeling.conftest import (
     detections,
@@ -217,14 +217,14 @@ def test_an_answer_the_parser_fails_on_is_recorded_and_never_reused_from_the_cac
 ) -> None:
     pictures(tmp_path / "photos", 2)
     strange = '[{"label": "scratch", "bbox_2d": [100, 100, 4' + "0" * 330 + ", 400]}]"
-    real = runner_module.ground_response
+    real = client_base.ground_response
 
     def parse_like_before(response, prepared, model):  # the parser raised on this answer
         if response.content == strange:
             raise OverflowError("int too large to convert to float")
         return real(response, prepared, model)
 
-    monkeypatch.setattr(runner_module, "ground_response", parse_like_before)
+    monkeypatch.setattr(client_base, "ground_response", parse_like_before)
     server.script(chat(strange), chat(strange))
     server.default = detections()
 

@@ -211,6 +211,7 @@ def client_options(client: AsyncClient) -> dict[str, Any]:
         "download_images": client.options.download_images,
         "retry": client.retry,
         "cache": client.cache is not None,
+        "confidence": client.confidence,
     }
 
 
