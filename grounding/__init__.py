@@ -8,11 +8,12 @@
 
 from __future__ import annotations
 
-from grounding import datasets, evals, labeling, prompts, tiling
+from grounding import confidence, datasets, evals, labeling, prompts, tiling
 from grounding.annotate import annotate
 from grounding.api import adetect, alocate, detect, locate
 from grounding.cache import ResponseCache
 from grounding.client import AsyncClient, Client, Response, RetryPolicy, Usage
+from grounding.confidence import ConfidenceOptions, LogprobsUnavailableError
 from grounding.coords import Frame, smart_resize
 from grounding.errors import (
     AccountError,
@@ -57,6 +58,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Client",
+    "ConfidenceOptions",
     "ConfigurationError",
     "ContentBlockedError",
     "ExportError",
@@ -65,6 +67,7 @@ __all__ = [
     "Grounding",
     "GroundingError",
     "ImageError",
+    "LogprobsUnavailableError",
     "MergeOptions",
     "PreparedImage",
     "Profile",
@@ -83,6 +86,7 @@ __all__ = [
     "adetect",
     "alocate",
     "annotate",
+    "confidence",
     "datasets",
     "detect",
     "evals",
