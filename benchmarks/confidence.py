@@ -38,8 +38,15 @@ def review_precision(run: Path, root: Path, threshold: float) -> tuple[float, fl
     for image in coco["images"]:
         anns = [a for a in coco["annotations"] if a["image_id"] == image["id"]]
         truth[str(image["id"])] = (
-            [[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
-             for a in anns],
+            [
+                [
+                    a["bbox"][0],
+                    a["bbox"][1],
+                    a["bbox"][0] + a["bbox"][2],
+                    a["bbox"][1] + a["bbox"][3],
+                ]
+                for a in anns
+            ],
             [names[a["category_id"]] for a in anns],
         )
     rows, _ = read_predictions(run / "predictions.jsonl")
@@ -49,12 +56,15 @@ def review_precision(run: Path, root: Path, threshold: float) -> tuple[float, fl
         if not boxes or image_id not in truth:
             continue
         scores = [b.get("confidence", float("nan")) for b in boxes]
-        flags = match_detections([b["xyxy"] for b in boxes], [b["label"] for b in boxes], scores,
-                                 *truth[image_id])
+        flags = match_detections(
+            [b["xyxy"] for b in boxes], [b["label"] for b in boxes], scores, *truth[image_id]
+        )
         for score, ok in zip(scores, flags, strict=True):
             (low if score < threshold else high).append(bool(ok))
+
     def share(values: list[bool]) -> float:
         return sum(values) / len(values) if values else float("nan")
+
     return share(low), share(high), len(low), len(high)
 
 
@@ -69,24 +79,47 @@ def main() -> None:
         tmp = Path(folder)
         root = write_synthetic(tmp / "synth", n=args.n, seed=args.seed)
         print(f"{args.n} synthetic images, noisy fixture detector (seed {args.seed})")
-        print(f"{'confidence':<14}{'AP':>7}{'AP50':>7}{'ECE':>7}"
-              f"{'prec<thr':>10}{'prec>=thr':>11}{'n<thr':>7}{'requests':>10}")
+        print(
+            f"{'confidence':<14}{'AP':>7}{'AP50':>7}{'ECE':>7}"
+            f"{'prec<thr':>10}{'prec>=thr':>11}{'n<thr':>7}{'requests':>10}"
+        )
         for method in ("none", "logprobs", "consistency"):
             with ScriptedServer(NoisyDetector(seed=args.seed)) as server:
                 run = tmp / f"run-{method}"
                 env = {**os.environ, "GROUNDING_CACHE_DIR": str(tmp / f"cache-{method}")}
                 command = [
-                    sys.executable, "-m", "grounding", "bench", "coco", "--root", str(root),
-                    "-s", "val", "-o", str(run), "--provider", "openai", "--base-url", server.url,
-                    "-m", "glm-4.5v", "-k", "8", "--confidence", method,
-                    "--samples", str(args.samples),
+                    sys.executable,
+                    "-m",
+                    "grounding",
+                    "bench",
+                    "coco",
+                    "--root",
+                    str(root),
+                    "-s",
+                    "val",
+                    "-o",
+                    str(run),
+                    "--provider",
+                    "openai",
+                    "--base-url",
+                    server.url,
+                    "-m",
+                    "glm-4.5v",
+                    "-k",
+                    "8",
+                    "--confidence",
+                    method,
+                    "--samples",
+                    str(args.samples),
                 ]
                 subprocess.run(command, check=True, capture_output=True, env=env)
                 metrics = json.loads((run / "metrics.json").read_text())["splits"]["val"]
                 low, high, n_low, _ = review_precision(run, root, args.review_below)
                 ece = metrics.get("ECE", float("nan"))
-                print(f"{method:<14}{metrics['AP'] * 100:7.1f}{metrics['AP50'] * 100:7.1f}"
-                      f"{ece:7.3f}{low:10.2f}{high:11.2f}{n_low:7d}{len(server.chat_requests):10d}")
+                print(
+                    f"{method:<14}{metrics['AP'] * 100:7.1f}{metrics['AP50'] * 100:7.1f}"
+                    f"{ece:7.3f}{low:10.2f}{high:11.2f}{n_low:7d}{len(server.chat_requests):10d}"
+                )
 
 
 if __name__ == "__main__":
