@@ -34,7 +34,9 @@ __all__ = ["TokenLogprob", "score_shapes"]
 
 TokenLogprob = tuple[str, float]
 _OPENERS = frozenset("[{(<0123456789")
-_ENDS = frozenset("]})>\"';,\n0123456789")
+# a shape is complete only at one of these (or at the end): growing prefixes are parsed there
+# alone, not at every digit, which halves the parsing
+_ENDS = frozenset("]})>\"';,\n")
 _NUMBER = re.compile(r"(?<![A-Za-z_])\d+(?:\.\d+)?")
 
 
