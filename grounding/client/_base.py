@@ -8,6 +8,7 @@ the deadline, key scrubbing and what may be cached therefore live here once.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -118,7 +119,11 @@ class ClientBase:
         )
         if isinstance(confidence, str):
             confidence = ConfidenceOptions(confidence)
-        self.confidence = confidence or ConfidenceOptions()
+        confidence = confidence or ConfidenceOptions()
+        if confidence.method == "consistency" and temperature is not None:
+            # the user's --temperature is the sampling temperature (0 would not sample: refused)
+            confidence = dataclasses.replace(confidence, temperature=temperature)
+        self.confidence = confidence
         # the body fields of each request one question takes (one per sample); raises for a
         # method the provider lacks, before anything is sent
         self.request_extras = request_extras(self.confidence, self.settings.provider.name)

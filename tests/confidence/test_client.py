@@ -94,3 +94,10 @@ def test_zai_samples_with_do_sample_in_its_temperature_range() -> None:
 def test_bad_options_are_one_line(kwargs, message) -> None:
     with pytest.raises(ConfigurationError, match=message):
         ConfidenceOptions(**kwargs)
+
+
+def test_the_users_temperature_is_the_sampling_temperature() -> None:
+    with Client("openai", base_url="http://127.0.0.1:9/v1", confidence="consistency", temperature=0.4) as client:
+        assert {e["temperature"] for e in client.request_extras} == {0.4}
+    with pytest.raises(ConfigurationError, match="temperature"):
+        Client("openai", base_url="http://127.0.0.1:9/v1", confidence="consistency", temperature=0)
