@@ -31,7 +31,7 @@ __all__ = ["PROBE_AT", "PROBE_BELOW", "AdaptiveLimit"]
 
 PROBE_BELOW = 2  # round-trips between tries while below the remembered level
 PROBE_AT = 8  # round-trips between tries at (or above) the remembered level
-FORGET_AFTER = 8  # failed tries below the remembered level before it is forgotten
+FORGET_AFTER = 16  # failed tries below the remembered level (32 round-trips) before it is forgotten
 _FIRST_ROUND_TRIP = 1.0  # seconds, until a request has been timed
 
 
@@ -57,11 +57,8 @@ class AdaptiveLimit:
         self._refused: dict[object, float] = {}  # in flight, refused at (waiting to be resent)
         self._retried: set[object] = set()  # not timed: their time includes waiting
         self._credit = 0
-        self._round_end: float | None = None  # the round-trip after a cut, being measured
-        self._round_answers = 0
-        self._round_refusals = 0
+        self._round_end: float | None = None  # the round-trip after a cut
         self._last_refusal = -1e9
-        self._refused_level = self.cap + 1  # the lowest level refused since the last cut
         self._next_probe = 0.0
         self._probe_started: float | None = None
         self._step = 1
@@ -93,41 +90,54 @@ class AdaptiveLimit:
             self._changed.notify_all()
 
     def on_retry(self, error: APIError) -> None:
-        """The client's retry hook: a rate limit lowers the limit."""
-        if isinstance(error, RateLimitError):
-            self.slow_down()
+        """The client's retry hook. A refusal for too many requests at once is raised back
+        to the caller instead of being retried (it would keep its place while the client
+        waits, and the lower limit could not take effect until it came back): the runner
+        gives the place back and queues the request again. Other rate limits lower the
+        limit and are retried by the client."""
+        if not isinstance(error, RateLimitError):
+            return
+        if concurrency_refusal(error):
+            raise error
+        self.slow_down()
 
-    def slow_down(self) -> None:
-        """A request was refused for a rate limit. The first refusal of a round-trip sets the
-        limit just below the number in flight (less those refused moments ago, waiting to be
-        sent again); at the end of that round-trip, if refusals went on, the limit becomes
-        the number of answers the server gave in it: what it can serve at once."""
+    def slow_down(self) -> bool:
+        """A request was refused for a rate limit: the limit becomes the number of requests
+        of ours the server was serving at that moment (those in flight less those refused,
+        this one included), and drops by at least one on the first refusal of a round-trip.
+        Returns whether any were being served: then their answers pace the resend (it waits
+        for a place under the new limit); if none were, only a pause can."""
         task = _task()
         now = self._clock()
         rtt = self._rtt()
-        self._close_round(now)
+        if self._round_end is not None and now >= self._round_end:
+            self._round_end = None
         self.rate_limited += 1
         self._last_refusal = now
-        if task in self._started:  # in flight (the runner also reports after its own wait)
+        if task in self._started:  # in flight (not when the hook runs in another task)
             self._refused[task] = now
             self._retried.add(task)
         if self._probe_started is not None:  # the try failed
             self._probe_started = None
             self._step = 1
-            self._failed_probes += 1
-            if self._failed_probes >= FORGET_AFTER:
-                self.remembered = min(self.remembered, self.limit - 1)  # it is not coming back
+            if self.limit <= self.remembered:
+                self._failed_probes += 1
+                if self._failed_probes >= FORGET_AFTER:  # it is not coming back
+                    self.remembered = self.limit - 1
+                    self._failed_probes = 0
         self._found = True
-        if self._round_end is None:
-            self._refused_level = self.limit
+        waiting = sum(1 for at in self._refused.values() if now - at < rtt / 2)
+        serving = self.in_flight - waiting
+        # measured only by a request under the limit (not one from outside it)
+        measured = serving if task in self._started else self.cap
+        if self._round_end is None:  # the first refusal of a round-trip
             self._step = 1
-            waiting = sum(1 for at in self._refused.values() if now - at < rtt / 2)
-            self.limit = max(1, min(self.limit - 1, self.in_flight - waiting))
+            self.limit = max(1, min(self.limit - 1, measured))
             self._round_end = now + rtt
-            self._round_answers, self._round_refusals = 0, 1
-        else:
-            self._round_refusals += 1
+        else:  # sent under the same limit: only what it measures
+            self.limit = max(1, min(self.limit, measured))
         self._next_probe = now + self._probe_every() * rtt
+        return serving > 0
 
     def success(self, *, cached: bool = False) -> None:
         """An answer came back for this task (``cached``: from the cache, not the server)."""
@@ -136,16 +146,12 @@ class AdaptiveLimit:
         self._refused.pop(task, None)
         if cached:
             return
-        self._close_round(now)
         started = self._started.get(task)
         if started is not None and task not in self._retried:
             took = now - started
             self.round_trip = (
                 took if self.round_trip is None else 0.8 * self.round_trip + 0.2 * took
             )
-        if self._round_end is not None:
-            self._round_answers += 1
-            return
         if not self._found:  # slow start: one more per two answers, x1.5 per round-trip
             self._credit += 1
             if self._credit >= 2:
@@ -160,30 +166,17 @@ class AdaptiveLimit:
                 self._probe_started = now
                 self._grow(self.limit + (1 if self.limit < self.remembered else self._step))
         elif now >= self._probe_started + rtt:  # a whole round-trip at the higher level
+            self._probe_started = None
             self._failed_probes = 0
-            if self.limit < self._refused_level:  # only found the level again: no news
-                self._probe_started = None
-                self._next_probe = now + PROBE_BELOW * rtt
-            elif self.limit < self.remembered:  # served where it refused: double, try again
-                self._probe_started = now
-                self._refused_level = self.limit + 1
-                self._grow(min(self.remembered, 2 * self.limit))
+            if self.limit < self.remembered:  # the provider's cap is back up: so are we
+                self._grow(self.remembered)
+                self._next_probe = now + PROBE_AT * rtt
             else:  # above anything seen: keep trying, in growing steps
-                self._probe_started = None
                 self.remembered = self.limit
                 self._step *= 2
                 self._next_probe = now + rtt
 
     # --- internals ------------------------------------------------------------------------
-
-    def _close_round(self, now: float) -> None:
-        if self._round_end is None or now < self._round_end:
-            return
-        if self._round_refusals > 1:  # refused all along: the answers measure the capacity
-            # refused at this limit, or at the number in flight when waiting ones exceed it
-            self._refused_level = min(self._refused_level, max(self.limit, self.in_flight))
-            self.limit = max(1, min(self.limit, self._round_answers))
-        self._round_end = None
 
     def _rtt(self) -> float:
         return self.round_trip if self.round_trip is not None else _FIRST_ROUND_TRIP
@@ -195,6 +188,12 @@ class AdaptiveLimit:
         """Raise the limit; waiters see it at the next :meth:`release` (which follows every
         :meth:`success` in the runner)."""
         self.limit = min(self.cap, max(self.limit, to))
+
+
+def concurrency_refusal(error: RateLimitError) -> bool:
+    """Refused for too many requests at once: Z.AI / BigModel's code 1302, or a 429 that
+    names no reason (a gateway's cap on connections)."""
+    return error.code in ("1302", None)
 
 
 def _task() -> object:

@@ -309,12 +309,15 @@ async def run_job(
         prepared: PreparedImage, use_cache: bool, extra: Mapping[str, Any]
     ) -> Response:
         """A storm of rate limits delays an image, however long it lasts; server errors and
-        timeouts are asked again ``transient_rounds`` times, then fail it."""
+        timeouts are asked again ``transient_rounds`` times, then fail it. A request refused
+        while others of ours were being served gives its place back and waits for one under
+        the lowered limit (their answers pace it); refused with none served, it pauses."""
         messages = prompts.messages(job.prompt, prepared.url)
         rounds = storms = 0
         while True:
-            try:
-                async with limit:  # a place under the adaptive limit only while it is sent
+            refusal: RateLimitError | None = None
+            async with limit:  # a place under the adaptive limit only while it is sent
+                try:
                     response = await before_deadline(
                         client.complete(
                             messages,
@@ -324,19 +327,24 @@ async def run_job(
                             extra=extra,
                         )
                     )
+                except RateLimitError as exc:
+                    refusal, paced = exc, limit.slow_down()
+                except (ServerError, APITimeoutError):
+                    if rounds == job.transient_rounds or stats.stopped:
+                        raise
+                else:
                     limit.success(cached=response.cached)
-                return response
-            except RateLimitError as exc:
-                limit.slow_down()
-                pause = exc.retry_after
-                if pause is None:
-                    pause = min(job.rate_limit_pause, job.transient_pause * 2**storms)
-                storms += 1
-            except (ServerError, APITimeoutError):
-                if rounds == job.transient_rounds or stats.stopped:
-                    raise
+                    return response
+            if refusal is None:
                 pause = job.transient_pause * 2**rounds
                 rounds += 1
+            elif refusal.retry_after is not None:
+                pause = refusal.retry_after
+            elif paced:
+                pause = 0.0
+            else:
+                pause = min(job.rate_limit_pause, job.transient_pause * 2**storms)
+                storms += 1
             await wait(pause)
 
     async def before_deadline(request: Awaitable[Response]) -> Response:
