@@ -262,7 +262,7 @@ def test_after_the_cap_drops_and_rises_it_is_back_within_ten_percent_in_five_rou
 
 
 def test_a_cap_that_stays_down_is_forgotten_and_probed_rarely_again() -> None:
-    samples, refused = simulate([(16, 6.0), (4, 40.0)])
+    samples, _ = simulate([(16, 6.0), (4, 40.0)])
     assert round_trips_to_settle(samples, 4, 6.0, 46.0) <= 5
     late = [v for t, v in samples if t >= 36.0]
     assert set(late) <= {4, 5} and late.count(5) < len(late) / 10  # tries 5 only now and then
