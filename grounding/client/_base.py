@@ -250,8 +250,8 @@ class ClientBase:
                         f"{max(0.0, left):.1f} s left of the {self.timeout:g} s timeout"
                     )
                 raise error
-            if self.on_retry is not None:
-                self.on_retry(error)
+            if self.on_retry is not None:  # it may raise: the request then ends with that
+                self.on_retry(error)  # (the labeling limiter queues a refused request itself)
             yield Wait(delay)
             attempt += 1
 

@@ -6,13 +6,20 @@ limit (Z.AI: 429, code 1302) at once. The limit here:
 - starts below ``cap`` (the user's ``-k``) and grows by one per two answers, half as much
   again every round-trip, until the first rate limit (doubling would overshoot by up to the
   whole capacity in one burst of refusals);
-- on a rate limit, drops to the number of requests the server was serving at that moment
-  (those in flight minus those rejected), once per round-trip: the rejections that follow
-  within that round-trip were sent under the old limit and say nothing new;
-- remembers the highest level that worked. Below it (the provider lowered its cap for a
-  while) it tries one request more every :data:`PROBE_BELOW` round-trips and, when that one
-  is not rejected, returns to the remembered level at once; at it, it tries one more only
-  every :data:`PROBE_AT` round-trips, since each failed try costs one rejected request.
+- on a refusal for too many at once, becomes the number of our requests the server was
+  serving at that moment (those in flight less those refused): an upper bound of its cap, as
+  each of ours is still counted until its answer is read. The first refusal of a round-trip
+  lowers it by at least one. The refused request gives its place back at once (the client
+  does not retry it inside its place: :meth:`AdaptiveLimit.on_retry`), so the lower limit
+  holds from the next request on, and the request is sent again when an answer frees a place
+  under it, the way TCP's acknowledgements pace what it sends;
+- remembers the highest level that held a whole round-trip. Below it (the provider lowered
+  its cap for a while) it tries one request more every :data:`PROBE_BELOW` round-trips and,
+  when that one holds a round-trip, returns to the remembered level at once (a cap that came
+  back is found within about three round-trips; one that did not costs a burst of refusals
+  once); after :data:`FORGET_AFTER` failed tries the level is forgotten. At the remembered
+  level it tries one more only every :data:`PROBE_AT` round-trips, since each failed try
+  costs one refused request; a try that holds is followed by larger ones, a round-trip apart.
 
 >>> limit = AdaptiveLimit(64)
 >>> limit.limit
@@ -27,21 +34,21 @@ from collections.abc import Callable
 
 from grounding.errors import APIError, RateLimitError
 
-__all__ = ["PROBE_AT", "PROBE_BELOW", "AdaptiveLimit"]
+__all__ = ["FORGET_AFTER", "PROBE_AT", "PROBE_BELOW", "AdaptiveLimit", "concurrency_refusal"]
 
 PROBE_BELOW = 2  # round-trips between tries while below the remembered level
 PROBE_AT = 8  # round-trips between tries at (or above) the remembered level
-FORGET_AFTER = 16  # failed tries below the remembered level (32 round-trips) before it is forgotten
+FORGET_AFTER = 16  # failed tries below the remembered level (32 round-trips) to forget it
 _FIRST_ROUND_TRIP = 1.0  # seconds, until a request has been timed
 
 
 class AdaptiveLimit:
     """How many requests may be in flight: at most ``cap``; see the module docstring.
 
-    The runner calls :meth:`acquire` / :meth:`release` around each image, :meth:`success`
-    after an answer, :meth:`slow_down` when a rate limit outlasted the client's retries, and
-    passes :meth:`on_retry` to the client as its retry hook. Requests are told apart by their
-    asyncio task. ``clock`` is for tests.
+    The runner takes a place (``async with limit``, or :meth:`acquire` / :meth:`release`)
+    around each request, and inside it calls :meth:`success` after an answer or
+    :meth:`slow_down` after a rate limit; :meth:`on_retry` is the client's retry hook.
+    Requests are told apart by their asyncio task. ``clock`` is for tests.
     """
 
     def __init__(self, cap: int, *, clock: Callable[[], float] = time.monotonic) -> None:

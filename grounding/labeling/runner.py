@@ -2,6 +2,7 @@
 
 A hard cap on requests in flight (default 4) that adapts to the provider's concurrency cap
 (:mod:`grounding.labeling.limiter`); it covers the requests alone, not reading the images.
+A request refused for too many at once gives its place back and waits for the next one free.
 Rate limits only delay an image: it waits as long as the storm lasts (or until the job's
 ``deadline``, when it stays pending). Every per-image problem (a file that is not readable,
 a link loop, blocked content, an answer the parser cannot use even when asked again) is
