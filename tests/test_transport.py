@@ -146,3 +146,13 @@ def test_encoded_body_is_what_json_dumps_gives(body: dict[str, Any]) -> None:
 def test_encoded_body_refuses_nan_as_json_does() -> None:
     with pytest.raises(ValueError):
         encode_body({"temperature": float("nan")})
+
+
+def test_a_client_serves_again_under_a_new_event_loop(server) -> None:
+    server.default = chat(ANSWER)
+    client = AsyncClient("openai", base_url=server.url)
+    messages = user({"type": "text", "text": "hi"})
+    first = run(client.complete(messages, use_cache=False))
+    again = run(client.complete(messages, use_cache=False))  # the first loop is closed now
+    run(client.aclose())
+    assert first.content == again.content == ANSWER

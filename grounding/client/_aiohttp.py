@@ -71,13 +71,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 over aiohttp with at most ``max_connections`` connections, keep-alive, TLS
     verified as httpx verifies it (certifi, ``SSL_CERT_FILE``/``SSL_CERT_DIR``).
 
-    The session is made on the first request, inside the running event loop.
+    The session is made on the first request, inside the running event loop (and again
+    in each new loop the transport is used in).
     """
 
     def __init__(self, max_connections: int = 64, *, keepalive_expiry: float = 5.0) -> None:
         self.max_connections = max_connections
         self.keepalive_expiry = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -94,8 +96,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._session is None or self._session.closed:
-            self._session = self._open()
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            # a session belongs to one event loop: a client used again under a new
+            # asyncio.run() gets a new one (the old loop's connections went with it)
+            self._session, self._loop = self._open(), loop
         limits: dict[str, Any] = request.extensions.get("timeout", {})
         timeout = aiohttp.ClientTimeout(
             total=limits.get("read"),  # the client's read timeout is what the attempt has left

@@ -35,7 +35,9 @@ class AsyncClient(ClientBase):
     :class:`ResponseCache`, a path, True for the default location, or None.
     ``max_reply_bytes`` caps one reply's size (None: 32 MiB, decoded). ``download_images``
     sends http(s) images as their bytes instead of their URL (for servers without internet
-    access). ``transport`` is httpx's seam for custom networking.
+    access). ``transport`` is httpx's seam for custom networking; by default requests go
+    through aiohttp under httpx (:class:`~grounding.client._aiohttp.AiohttpTransport`, far
+    cheaper per request), or through httpx's own transport when the environment names a proxy.
 
     >>> async with AsyncClient("zai") as client:  # doctest: +SKIP
     ...     results = await asyncio.gather(*(client.locate(p, "the car") for p in paths))
