@@ -49,10 +49,11 @@ class HalvingLimit(AdaptiveLimit):
         self.limit = self.cap
         self.streak = 0
 
-    def slow_down(self) -> None:
+    def slow_down(self) -> bool:
         self.rate_limited += 1
         self.limit = max(1, self.limit // 2)
         self.streak = 0
+        return False  # as before: the runner pauses
 
     def on_retry(self, error: APIError) -> None:
         if isinstance(error, RateLimitError):
@@ -133,8 +134,11 @@ def changing(
             finished.set()
             for thread in threads:
                 thread.join()
-        timeline = server.stats()["timeline"]
-    report = []
+        counts = server.stats()
+        timeline = counts["timeline"]
+    report: list[dict[str, Any]] = [
+        {"refused": counts["rejected"] / max(1, counts["accepted"] + counts["rejected"])}
+    ]
     start = 0.0
     for capacity, seconds in phases:
         end = start + seconds
@@ -209,7 +213,7 @@ def run_changing(work: Path, runs: int) -> None:
     print(f"changing limit {' -> '.join(f'{c} ({s:.0f} s)' for c, s in phases)}, -k {CONCURRENCY}:")
     rounds: list[list[float]] = [[] for _ in phases]
     for run in range(runs):
-        report = changing(work / "changing", work, phases, run)
+        whole, *report = changing(work / "changing", work, phases, run)
         parts = []
         for i, p in enumerate(report):
             settled = "never" if p["round_trips"] is None else f"{p['round_trips']:.1f}"
@@ -217,7 +221,8 @@ def run_changing(work: Path, runs: int) -> None:
                          f"served {p['served']:.1f} at once")  # fmt: skip
             if p["round_trips"] is not None:
                 rounds[i].append(p["round_trips"])
-        print(f"  run {run + 1}: " + "; ".join(parts), flush=True)
+        print(f"  run {run + 1}: " + "; ".join(parts) + f"; refused {whole['refused']:.1%} of "
+              "all requests", flush=True)  # fmt: skip
     for i, (capacity, _) in enumerate(phases[1:], start=1):
         if rounds[i]:
             print(
