@@ -332,6 +332,7 @@ async def run_job(
         rounds = storms = 0
         while True:
             refusal: RateLimitError | None = None
+            paced = False  # others of ours were being served when it was refused
             async with limit:  # a place under the adaptive limit only while it is sent
                 try:
                     response = await before_deadline(
