@@ -36,6 +36,7 @@ import httpx
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from grounding import _jpegshrink as jpegshrink
 from grounding._imagefile import Corrupt, PixelBudget, PngHeader, jpeg_end, png_header
 from grounding.coords import smart_resize
 from grounding.errors import ImageError
@@ -339,19 +340,20 @@ def _as_is(
     return None
 
 
-def _draft(image: Image.Image, target: tuple[int, int], orientation: int) -> None:
+def _draft(image: Image.Image, target: tuple[int, int], orientation: int) -> bool:
     """Let the JPEG decoder itself shrink by 2, 4 or 8 when at least a twofold area-averaging
     downscale remains after it (closer than that costs sharpness) and the sides divide
-    exactly (so the geometry stays exact)."""
+    exactly (so the geometry stays exact). True when it will."""
     if image.format not in ("JPEG", "MPO"):
-        return
+        return False
     width, height = target[::-1] if orientation in _ROTATING else target
     for factor in (8, 4, 2):
         if image.width % factor or image.height % factor:
             continue
         if image.width // factor >= 2 * width and image.height // factor >= 2 * height:
             image.draft(image.mode, (image.width // factor, image.height // factor))
-            return
+            return True
+    return False
 
 
 def prepare_image(
@@ -407,8 +409,16 @@ def prepare_image(
         sent = data if end == len(data) else data[:end]
         url = f"data:{media_type};base64,{base64.b64encode(sent).decode('ascii')}"
         return PreparedImage(url, size, size, hashlib.sha256(sent).hexdigest(), name)
-    _draft(image, target, orientation)
+    shrinkable = image.format in ("JPEG", "MPO") and not _draft(image, target, orientation)
     with _BUDGET.hold(image.width * image.height):
+        small = (
+            jpegshrink.shrink(data, image.mode, stored, target, orientation, JPEG_QUALITY)
+            if shrinkable
+            else None
+        )
+        if small is not None:  # libjpeg-turbo + libvips: see grounding/_jpegshrink.py
+            url = f"data:image/jpeg;base64,{base64.b64encode(small).decode('ascii')}"
+            return PreparedImage(url, size, target, hashlib.sha256(small).hexdigest(), name)
         upright = _upright(_decode(image, name))[0]
         del image  # the decoded original lives only until it is downscaled
         return _send(upright, size, target, name)
