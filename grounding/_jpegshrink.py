@@ -31,7 +31,7 @@ import os
 import threading
 from typing import Any
 
-__all__ = ["shrink"]
+__all__ = ["reduced", "shrink"]
 
 _ORIENTATION_KEY = "orientation"  # libvips' name for the EXIF orientation it rotates by
 _lock = threading.Lock()
@@ -70,6 +70,26 @@ def shrink(
     """JPEG bytes of ``data`` (Pillow's ``mode`` "RGB" or "L", ``stored`` pixels as stored)
     downscaled to ``target`` (upright), turned upright by the EXIF ``orientation`` and encoded
     at ``quality``; None when this path does not apply (see the module docstring)."""
+    small = reduced(data, mode, stored, target, orientation)
+    if small is None:
+        return None
+    pyvips = small[1]
+    try:
+        encoded: bytes = small[0].jpegsave_buffer(Q=quality, subsample_mode="on", keep="none")
+    except pyvips.Error:
+        return None
+    return encoded
+
+
+def reduced(
+    data: bytes,
+    mode: str,
+    stored: tuple[int, int],
+    target: tuple[int, int],
+    orientation: int,
+) -> tuple[Any, Any] | None:
+    """(the upright downscaled ``pyvips.Image``, pyvips) before encoding, or None: the pixels
+    :func:`shrink` sends (``benchmarks/prepare_image.py`` measures their fidelity)."""
     if mode not in ("RGB", "L"):
         return None
     rotates = orientation in (5, 6, 7, 8)
@@ -94,9 +114,6 @@ def shrink(
             small = small.copy()
             small.set_type(pyvips.GValue.gint_type, _ORIENTATION_KEY, orientation)
             small = small.autorot()
-        if (small.width, small.height) != target:
-            return None
-        encoded: bytes = small.jpegsave_buffer(Q=quality, subsample_mode="on", keep="none")
     except pyvips.Error:
         return None
-    return encoded
+    return (small, pyvips) if (small.width, small.height) == target else None
