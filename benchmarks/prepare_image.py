@@ -15,7 +15,8 @@ process (all threads) per image, best of ``--runs`` with the range:
   pixel blocks reused instead of mapped afresh; one untimed call first so that it is warm),
   ``pyvips alone`` (libvips decodes, reduces with the same kernel and encodes: no simplejpeg),
   ``pyvips thumbnail`` (``thumbnail_buffer``, its Lanczos 3 shrink-on-load path) and
-  ``simplejpeg 6/8 + BOX`` (libjpeg-turbo decodes at 6/8 of each side, then Pillow's BOX).
+  ``simplejpeg M/8 + BOX`` (libjpeg-turbo decodes at the smallest M/8 of each side that is
+  still at least the target, 6/8 at 12 MP and 4/8 at 24 MP, then Pillow's BOX).
 
 Quality: PSNR (RGB) of the pixels sent against a float Lanczos downscale of the full decode,
 before JPEG encoding where a resize is involved; for untouched images, of the decoded image
@@ -117,7 +118,7 @@ def downscale_sides(data: bytes, target: tuple[int, int]) -> dict[str, Callable[
         return buffer.getvalue()
 
     return {"pyvips alone": vips_alone, "pyvips thumbnail": thumbnail,
-            "simplejpeg 6/8 + BOX": dct_scaled}  # fmt: skip
+            "simplejpeg M/8 + BOX": dct_scaled}  # fmt: skip
 
 
 def main() -> None:

@@ -699,3 +699,17 @@ def _prepare_in_child(queue, data: bytes) -> None:  # module level: multiprocess
     from grounding import _jpegshrink
 
     queue.put((prepare_image(data, max_pixels=1_000_000).sent_size, _jpegshrink._load()))
+
+
+def test_threads_downscaling_at_once_get_what_one_thread_gets(jpeg_path) -> None:
+    """``grounding label`` prepares images in several threads; each gets its own image."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sources = [jpeg_bytes(photo(640, 480, (40 * i, 30, 40 * i + 90, 200))) for i in range(8)]
+    alone = [prepare_image(data, max_pixels=150_000).digest for data in sources]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(
+            pool.map(lambda d: prepare_image(d, max_pixels=150_000).digest, sources * 3)
+        )
+    assert together == alone * 3 and len(set(alone)) == 8
+    assert jpeg_path[1:] == [jpeg_path[0]] * 32
