@@ -9,6 +9,10 @@ only cost upload time) as JPEG quality 90, or PNG where transparency matters. Mo
 answer in pixels of their input (Qwen2.5-VL) get an image already at their ``smart_resize``
 size, so the size sent is the size they read in.
 
+A JPEG photo to downscale (8-bit RGB or grey) goes through libjpeg-turbo and libvips' ``reduce``
+when they are installed (``grounding/_jpegshrink.py``: about half Pillow's CPU, same size sent,
+closer to a Lanczos downscale); everything else, and a forked child, takes Pillow's path.
+
 Decoding is bounded: at most :data:`DECODE_BUDGET_PIXELS` decoded pixels are in flight across
 threads (one larger image runs alone), and a JPEG at least four times the target size on each
 side is decoded already halved (or quartered...) by the JPEG decoder itself.
