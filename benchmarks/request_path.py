@@ -1,18 +1,19 @@
 """CPU per request on the request path: ``python benchmarks/request_path.py``.
 
-Needs ``pip install sniffio aiohttp`` (benchmark-only). Each side runs in its own process and
+Each side runs in its own process and
 sends the same requests (a small ``data:`` image and a prompt, a fixture completion back) at
 concurrency 64 to the loopback server (``benchmarks/loopback.py``, zero latency, its own
 process). Reported: the side's CPU time per request, best of ``--rounds`` with the range, the
 sides interleaved round by round:
 
-- ``one pool, no sniffio``: ``AsyncClient.complete`` as it was configured before: one httpx
-  pool of 64 connections, sniffio hidden as when it was not installed (httpcore then fails to
-  import it on every pool operation);
-- ``one pool``: the same with sniffio importable (a dependency now);
-- ``grounding``: ``AsyncClient.complete`` as configured now: sniffio, and the pool split in
-  pools of 8 connections (``grounding.client._pool.SplitPool``);
-- ``httpx``: plain ``httpx.AsyncClient``, same pool, sniffio importable, no grounding;
+- ``one pool, no sniffio``: ``AsyncClient.complete`` as it was configured first: httpx's own
+  transport, one pool of 64 connections, sniffio hidden as when it was not installed (httpcore
+  then fails to import it on every pool operation);
+- ``split pool``: the step before this one: httpx's own transport with sniffio, the pool split
+  in pools of 8 connections (``SplitPool`` below; httpcore scans a whole pool per request);
+- ``grounding``: ``AsyncClient.complete`` as configured now: httpx over aiohttp
+  (``grounding.client._aiohttp.AiohttpTransport``);
+- ``httpx``: plain ``httpx.AsyncClient``, one pool, sniffio importable, no grounding;
 - ``aiohttp``: plain ``aiohttp.ClientSession`` (``TCPConnector(limit=64)``), the floor.
 
 The server's answers are fixtures, not model output.
@@ -35,7 +36,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SIDES = ["one pool, no sniffio", "one pool", "grounding", "httpx", "aiohttp"]
+SIDES = ["one pool, no sniffio", "split pool", "grounding", "httpx", "aiohttp"]
 CONCURRENCY = 64
 
 
@@ -48,6 +49,29 @@ class _HideSniffio(importlib.machinery.PathFinder):
             importlib.machinery.PathFinder.find_spec(name, path, target)
             raise ModuleNotFoundError("No module named 'sniffio'", name=name)
         return None
+
+
+class SplitPool(httpx.AsyncBaseTransport):
+    """httpx's own transport as pools of at most 8 connections, each request to the least
+    busy (the client's default before the aiohttp transport)."""
+
+    def __init__(self, max_connections: int, part: int = 8) -> None:
+        count = max(1, -(-max_connections // part))
+        limits = httpx.Limits(max_connections=part, max_keepalive_connections=part)
+        self.parts = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(count)]
+        self.busy = [0] * count
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        index = self.busy.index(min(self.busy))
+        self.busy[index] += 1
+        try:
+            return await self.parts[index].handle_async_request(request)
+        finally:
+            self.busy[index] -= 1
+
+    async def aclose(self) -> None:
+        for part in self.parts:
+            await part.aclose()
 
 
 def messages(i: int) -> list[dict[str, Any]]:
@@ -101,10 +125,12 @@ async def run_side(side: str, url: str, n: int) -> float:
     from grounding import AsyncClient
     from grounding.client import RetryPolicy
 
-    transport = None
+    transport: httpx.AsyncBaseTransport | None = None
     if side.startswith("one pool"):
         limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
         transport = httpx.AsyncHTTPTransport(limits=limits)
+    elif side == "split pool":
+        transport = SplitPool(CONCURRENCY)
     async with AsyncClient(
         "openai",
         base_url=url,

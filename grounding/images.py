@@ -377,8 +377,50 @@ def prepare_image(
     ``digest`` is the SHA-256 of the bytes downloaded, so a changed image behind the same URL
     is a different image.
     """
+    prepared = _prepare(source, profile, max_pixels, max_image_pixels, inline_urls, decode=True)
+    assert prepared is not None  # with decode=True there is always an answer
+    return prepared
+
+
+def prepare_as_is(
+    source: str | Path | bytes,
+    *,
+    profile: Profile | None = None,
+    max_pixels: int | None = None,
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> PreparedImage | None:
+    """What :func:`prepare_image` gives for a local file or bytes that go as they are, or
+    None when the image needs decoding: no pixels are decoded, so this is cheap enough to
+    run on an event loop (a thread costs more than the work for a small image).
+
+    >>> from PIL import Image
+    >>> small, big = io.BytesIO(), io.BytesIO()
+    >>> Image.new("RGB", (64, 48)).save(small, "JPEG")
+    >>> Image.new("RGB", (4000, 3000)).save(big, "JPEG")
+    >>> prepare_as_is(small.getvalue()).sent_size
+    (64, 48)
+    >>> prepare_as_is(big.getvalue(), max_pixels=1_000_000) is None  # to be downscaled
+    True
+    """
+    if isinstance(source, str) and source.startswith(("http://", "https://")):
+        return None
+    return _prepare(source, profile, max_pixels, max_image_pixels, False, decode=False)
+
+
+def _prepare(
+    source: ImageSource,
+    profile: Profile | None,
+    max_pixels: int | None,
+    max_image_pixels: int,
+    inline_urls: bool,
+    *,
+    decode: bool,
+) -> PreparedImage | None:
+    """``prepare_image``; with ``decode`` False, None where it would decode pixels."""
     name = _name(source)
     if isinstance(source, (Image.Image, np.ndarray)):
+        if not decode:
+            return None
         image = source if isinstance(source, Image.Image) else _from_array(source, name)
         image = _upright(image)[0]
         size = (image.width, image.height)
@@ -392,6 +434,8 @@ def prepare_image(
     except Corrupt as exc:
         raise ImageError(name, f"truncated or corrupt: {exc}") from None
     if png is not None and png.exif:  # Pillow reads a PNG's EXIF only by decoding it all
+        if not decode:
+            return None
         with _BUDGET.hold(image.width * image.height):
             upright = _upright(_decode(image, name))[0]
             del image
@@ -413,6 +457,8 @@ def prepare_image(
         sent = data if end == len(data) else data[:end]
         url = f"data:{media_type};base64,{base64.b64encode(sent).decode('ascii')}"
         return PreparedImage(url, size, size, hashlib.sha256(sent).hexdigest(), name)
+    if not decode:
+        return None
     shrinkable = image.format in ("JPEG", "MPO") and not _draft(image, target, orientation)
     with _BUDGET.hold(image.width * image.height):
         small = (

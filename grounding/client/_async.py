@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
@@ -12,10 +13,10 @@ import httpx
 from grounding import prompts
 from grounding._reply import Response
 from grounding.cache import ResponseCache
+from grounding.client._aiohttp import AiohttpTransport
 from grounding.client._base import CHAT_PATH, ClientBase, Wait, classes_list
-from grounding.client._pool import PART_SIZE, SplitPool
 from grounding.client._retry import Deadline, RetryPolicy
-from grounding.client._wire import transport_error
+from grounding.client._wire import encode_body, transport_error
 from grounding.confidence.options import ConfidenceOptions
 from grounding.errors import APIError
 from grounding.images import ImageSource, PreparedImage
@@ -34,7 +35,9 @@ class AsyncClient(ClientBase):
     :class:`ResponseCache`, a path, True for the default location, or None.
     ``max_reply_bytes`` caps one reply's size (None: 32 MiB, decoded). ``download_images``
     sends http(s) images as their bytes instead of their URL (for servers without internet
-    access). ``transport`` is httpx's seam for custom networking.
+    access). ``transport`` is httpx's seam for custom networking; by default requests go
+    through aiohttp under httpx (:class:`~grounding.client._aiohttp.AiohttpTransport`, far
+    cheaper per request), or through httpx's own transport when the environment names a proxy.
 
     >>> async with AsyncClient("zai") as client:  # doctest: +SKIP
     ...     results = await asyncio.gather(*(client.locate(p, "the car") for p in paths))
@@ -71,8 +74,8 @@ class AsyncClient(ClientBase):
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
-        if transport is None and max_connections > PART_SIZE:
-            transport = SplitPool(max_connections)  # a third of one big pool's CPU per request
+        if transport is None and not _environment_proxies():
+            transport = AiohttpTransport(max_connections)  # a fraction of httpcore's CPU
         self._http = httpx.AsyncClient(**self._http_options(), transport=transport, limits=limits)
 
     async def __aenter__(self) -> AsyncClient:
@@ -132,7 +135,9 @@ class AsyncClient(ClientBase):
     async def _send(self, body: dict[str, Any], deadline: Deadline, start: float) -> Response:
         timeout = self._attempt_timeout(deadline)
         try:
-            async with self._http.stream("POST", CHAT_PATH, json=body, timeout=timeout) as reply:
+            async with self._http.stream(
+                "POST", CHAT_PATH, content=encode_body(body), timeout=timeout
+            ) as reply:
                 reader = self._reader(reply, deadline)
                 async for chunk in reply.aiter_bytes():
                     reader.feed(chunk)
@@ -198,3 +203,9 @@ class AsyncClient(ClientBase):
     ) -> Grounding:
         """Every instance of each category, labelled."""
         return await self.ground("detect", image, classes_list(classes), **kwargs)
+
+
+def _environment_proxies() -> bool:
+    """Whether the environment names a proxy (``HTTPS_PROXY`` and the like): httpx's own
+    transport then sends, as it honours them and ``NO_PROXY``."""
+    return any(scheme != "no" for scheme in urllib.request.getproxies())

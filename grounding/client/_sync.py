@@ -13,7 +13,7 @@ from grounding._reply import Response
 from grounding.cache import ResponseCache
 from grounding.client._base import CHAT_PATH, ClientBase, Wait, classes_list
 from grounding.client._retry import Deadline, RetryPolicy
-from grounding.client._wire import transport_error
+from grounding.client._wire import encode_body, transport_error
 from grounding.confidence.options import ConfidenceOptions
 from grounding.errors import APIError
 from grounding.images import ImageSource, PreparedImage
@@ -122,7 +122,9 @@ class Client(ClientBase):
     def _send(self, body: dict[str, Any], deadline: Deadline, start: float) -> Response:
         timeout = self._attempt_timeout(deadline)
         try:
-            with self._http.stream("POST", CHAT_PATH, json=body, timeout=timeout) as reply:
+            with self._http.stream(
+                "POST", CHAT_PATH, content=encode_body(body), timeout=timeout
+            ) as reply:
                 reader = self._reader(reply, deadline)
                 for chunk in reply.iter_bytes():
                     reader.feed(chunk)

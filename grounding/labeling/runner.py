@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from grounding import prompts
 from grounding.client import AsyncClient, Response
@@ -38,7 +39,13 @@ from grounding.errors import (
     RateLimitError,
     ServerError,
 )
-from grounding.images import DEFAULT_MAX_IMAGE_PIXELS, ImageSource, PreparedImage, prepare_image
+from grounding.images import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    ImageSource,
+    PreparedImage,
+    prepare_as_is,
+    prepare_image,
+)
 from grounding.labeling.cost import Price
 from grounding.labeling.inputs import Item, file_problem, in_shard
 from grounding.labeling.limiter import AdaptiveLimit
@@ -273,12 +280,20 @@ async def run_job(
         return await ground(await prepare(tile, name))
 
     async def prepare(source: ImageSource, name: str) -> PreparedImage:
-        """Read and encode the image (in a thread); any failure is the image's (``name``)."""
+        """Read and encode the image; any failure is the image's (``name``). A small file that
+        goes as it is is read here (a thread would cost more than the work), any other in a
+        thread."""
+        options: dict[str, Any] = {
+            "profile": get_profile(job.model),
+            "max_pixels": client.options.max_pixels,
+            "max_image_pixels": job.max_image_pixels,
+        }
         try:
-            return await asyncio.to_thread(
-                prepare_image, source, profile=get_profile(job.model),
-                max_pixels=client.options.max_pixels, max_image_pixels=job.max_image_pixels,
-            )  # fmt: skip
+            if _small_local_file(source):
+                prepared = prepare_as_is(source, **options)
+                if prepared is not None:
+                    return prepared
+            return await asyncio.to_thread(prepare_image, source, **options)
         except ImageError:
             raise
         except Exception as exc:  # Pillow raises more than OSError on strange files
@@ -369,6 +384,18 @@ async def run_job(
     await asyncio.gather(produce(), *(work() for _ in range(limit.cap)))
     report()
     return stats
+
+
+INLINE_BYTES = 1 << 20  # files up to this size are read on the event loop when sent as they are
+
+
+def _small_local_file(source: ImageSource) -> TypeGuard[str]:
+    if not isinstance(source, str) or source.startswith(("http://", "https://")):
+        return False
+    try:
+        return os.path.getsize(source) <= INLINE_BYTES
+    except OSError:
+        return False  # prepare_image says what is wrong
 
 
 def _preview(row: Row, result: Grounding, folder: Path) -> None:
