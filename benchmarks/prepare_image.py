@@ -40,7 +40,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from grounding import _jpegshrink, get_profile, load_image, prepare_image
-from grounding.images import _resize
+from grounding._downscale import downscale
 
 SIZES = {"2": (1632, 1224), "5": (2448, 2048), "12": (4000, 3000), "24": (6000, 4000)}  # MP
 PROFILE = get_profile("glm-4.5v")
@@ -181,7 +181,7 @@ def main() -> None:
                 ],
                 -1,
             )
-            pillow = psnr(_resize(original, target), reference)
+            pillow = psnr(downscale(original, target), reference)
             quality = {"Pillow": pillow, "Pillow, block cache": pillow}
             small = _jpegshrink.reduced(data, original.mode, (width, height), target, 1)
             quality["prepare_image"] = psnr(small[0].numpy(), reference) if small else pillow

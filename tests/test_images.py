@@ -201,11 +201,11 @@ def test_url_is_passed_through_when_nothing_needs_changing(server) -> None:
 
 
 def test_banded_resize_equals_one_pass() -> None:
-    from grounding.images import _resize
+    from grounding._downscale import downscale
 
     big = photo(3000, 2000, (100, 100, 2900, 1900)).rotate(7)
     one_pass = big.resize((2100, 1400), Image.Resampling.BOX)
-    assert np.array_equal(np.asarray(_resize(big, (2100, 1400))), np.asarray(one_pass))
+    assert np.array_equal(np.asarray(downscale(big, (2100, 1400))), np.asarray(one_pass))
 
 
 def jpeg_bytes(image: Image.Image, **options) -> bytes:
