@@ -9,6 +9,10 @@ only cost upload time) as JPEG quality 90, or PNG where transparency matters. Mo
 answer in pixels of their input (Qwen2.5-VL) get an image already at their ``smart_resize``
 size, so the size sent is the size they read in.
 
+A JPEG photo to downscale (8-bit RGB or grey) goes through libjpeg-turbo and libvips' ``reduce``
+when they are installed (``grounding/_jpegshrink.py``: about half Pillow's CPU, same size sent,
+closer to a Lanczos downscale); everything else, and a forked child, takes Pillow's path.
+
 Decoding is bounded: at most :data:`DECODE_BUDGET_PIXELS` decoded pixels are in flight across
 threads (one larger image runs alone), and a JPEG at least four times the target size on each
 side is decoded already halved (or quartered...) by the JPEG decoder itself.
@@ -27,7 +31,6 @@ import io
 import math
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,8 @@ import httpx
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from grounding import _jpegshrink as jpegshrink
+from grounding._downscale import JPEG_QUALITY, downscale, encode
 from grounding._imagefile import Corrupt, PixelBudget, PngHeader, jpeg_end, png_header
 from grounding.coords import smart_resize
 from grounding.errors import ImageError
@@ -54,7 +59,6 @@ ImageSource = str | Path | bytes | Image.Image | np.ndarray
 DEFAULT_MAX_IMAGE_PIXELS = 150_000_000  # decompression-bomb guard, checked before decoding
 DECODE_BUDGET_PIXELS = 150_000_000  # decoded pixels in flight across threads (about 0.6 GB)
 MAX_PASSTHROUGH_BYTES = 5_000_000  # the providers' documented limit per image
-JPEG_QUALITY = 90
 _ORIENTATION = 0x0112  # the EXIF tag
 _ROTATING = (5, 6, 7, 8)  # orientations that swap width and height
 _BUDGET = PixelBudget(DECODE_BUDGET_PIXELS)
@@ -268,55 +272,14 @@ def _target_size(
     return width, height
 
 
-_BANDS = max(1, min(4, os.cpu_count() or 1))
-_pool: ThreadPoolExecutor | None = None
-
-
 def _after_fork_in_child() -> None:
-    """A forked child has only the thread that forked: the parent's resize threads and any
-    budget they held are gone, so start both afresh (else the first resize waits forever)."""
-    global _pool
-    _pool = None
+    """A forked child has only the thread that forked: a budget the parent's threads held is
+    gone with them, so start afresh (else the first decode waits forever)."""
     _BUDGET.reset_after_fork()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Area-averaging downscale; large images in horizontal bands on several cores.
-
-    Pillow releases the GIL while resampling, and ``resize(box=...)`` makes each band exactly
-    the rows it would be in one pass, so the result is identical, only sooner.
-    """
-    width, height = size
-    bands = _BANDS if image.width * image.height >= 4_000_000 and height >= 2 * _BANDS else 1
-    if bands == 1:
-        return image.resize(size, Image.Resampling.BOX)
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(_BANDS, thread_name_prefix="grounding-resize")
-    rows = [round(height * i / bands) for i in range(bands + 1)]
-    scale = image.height / height
-
-    def band(i: int) -> Image.Image:
-        box = (0.0, rows[i] * scale, float(image.width), rows[i + 1] * scale)
-        return image.resize((width, rows[i + 1] - rows[i]), Image.Resampling.BOX, box=box)
-
-    out = Image.new(image.mode, size)
-    for i, part in enumerate(_pool.map(band, range(bands))):
-        out.paste(part, (0, rows[i]))
-    return out
-
-
-def _encode(image: Image.Image) -> tuple[str, bytes]:
-    buffer = io.BytesIO()
-    if image.mode in ("RGBA", "LA"):
-        image.save(buffer, "PNG", optimize=False, compress_level=3)
-        return "image/png", buffer.getvalue()
-    image.save(buffer, "JPEG", quality=JPEG_QUALITY)
-    return "image/jpeg", buffer.getvalue()
 
 
 def _as_is(
@@ -339,19 +302,20 @@ def _as_is(
     return None
 
 
-def _draft(image: Image.Image, target: tuple[int, int], orientation: int) -> None:
+def _draft(image: Image.Image, target: tuple[int, int], orientation: int) -> bool:
     """Let the JPEG decoder itself shrink by 2, 4 or 8 when at least a twofold area-averaging
     downscale remains after it (closer than that costs sharpness) and the sides divide
-    exactly (so the geometry stays exact)."""
+    exactly (so the geometry stays exact). True when it will."""
     if image.format not in ("JPEG", "MPO"):
-        return
+        return False
     width, height = target[::-1] if orientation in _ROTATING else target
     for factor in (8, 4, 2):
         if image.width % factor or image.height % factor:
             continue
         if image.width // factor >= 2 * width and image.height // factor >= 2 * height:
             image.draft(image.mode, (image.width // factor, image.height // factor))
-            return
+            return True
+    return False
 
 
 def prepare_image(
@@ -453,8 +417,16 @@ def _prepare(
         return PreparedImage(url, size, size, hashlib.sha256(sent).hexdigest(), name)
     if not decode:
         return None
-    _draft(image, target, orientation)
+    shrinkable = image.format in ("JPEG", "MPO") and not _draft(image, target, orientation)
     with _BUDGET.hold(image.width * image.height):
+        small = (
+            jpegshrink.shrink(data, image.mode, stored, target, orientation, JPEG_QUALITY)
+            if shrinkable
+            else None
+        )
+        if small is not None:  # libjpeg-turbo + libvips: see grounding/_jpegshrink.py
+            url = f"data:image/jpeg;base64,{base64.b64encode(small).decode('ascii')}"
+            return PreparedImage(url, size, target, hashlib.sha256(small).hexdigest(), name)
         upright = _upright(_decode(image, name))[0]
         del image  # the decoded original lives only until it is downscaled
         return _send(upright, size, target, name)
@@ -465,7 +437,7 @@ def _send(
 ) -> PreparedImage:
     """Downscale ``image`` (the upright original, maybe decoded at a fraction of ``size``) to
     ``target`` and encode it."""
-    sent = image if (image.width, image.height) == target else _resize(image, target)
-    media_type, data = _encode(sent)
+    sent = image if (image.width, image.height) == target else downscale(image, target)
+    media_type, data = encode(sent)
     url = f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
     return PreparedImage(url, size, target, hashlib.sha256(data).hexdigest(), name)

@@ -201,11 +201,11 @@ def test_url_is_passed_through_when_nothing_needs_changing(server) -> None:
 
 
 def test_banded_resize_equals_one_pass() -> None:
-    from grounding.images import _resize
+    from grounding._downscale import downscale
 
     big = photo(3000, 2000, (100, 100, 2900, 1900)).rotate(7)
     one_pass = big.resize((2100, 1400), Image.Resampling.BOX)
-    assert np.array_equal(np.asarray(_resize(big, (2100, 1400))), np.asarray(one_pass))
+    assert np.array_equal(np.asarray(downscale(big, (2100, 1400))), np.asarray(one_pass))
 
 
 def jpeg_bytes(image: Image.Image, **options) -> bytes:
@@ -465,3 +465,251 @@ def test_a_large_jpeg_is_decoded_shrunk_and_stays_faithful() -> None:
     psnr = 10 * np.log10(255**2 / np.mean(difference**2))
     assert psnr > 40, psnr
     assert np.allclose(red_box(a), red_box(b), atol=1)
+
+
+# --- the fast JPEG downscale (grounding/_jpegshrink.py) and its Pillow fallback ---------------
+
+
+@pytest.fixture(params=["libvips", "pillow"])
+def jpeg_path(request, monkeypatch) -> list[bool]:
+    """Each test twice: through libjpeg-turbo + libvips, and with them unavailable (Pillow).
+    The list it gives records, per resize, whether the fast path sent the image."""
+    from grounding import _jpegshrink, images
+
+    if request.param == "libvips" and _jpegshrink._load() is None:
+        pytest.skip("pyvips or simplejpeg not importable here")
+    if request.param == "pillow":
+        monkeypatch.setattr(_jpegshrink, "_load", lambda: None)
+    taken: list[bool] = []
+    shrink = _jpegshrink.shrink
+
+    def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
+        small = shrink(*args, **kwargs)
+        taken.append(small is not None)
+        return small
+
+    monkeypatch.setattr(images.jpegshrink, "shrink", watched)
+    taken.append(request.param == "libvips")  # taken[0]: whether the fast path is expected
+    return taken
+
+
+def _quadrants(width: int, height: int) -> Image.Image:
+    """Four colours, one per quadrant, and the red square: any wrong turn or mirror shows."""
+    image = photo(width, height, SQUARE)
+    for x, y, colour in ((0, 0, (0, 0, 200)), (1, 1, (0, 160, 0)), (1, 0, (230, 230, 0))):
+        box = (x * width // 2, y * height // 2, (x + 1) * width // 2, (y + 1) * height // 2)
+        image.paste(colour, box)
+    image.paste((255, 0, 0), SQUARE)
+    return image
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        # plain baseline JPEG
+        lambda: jpeg_bytes(photo(640, 480, SQUARE)),
+        # progressive, 4:4:4 chroma
+        lambda: jpeg_bytes(photo(640, 480, SQUARE), progressive=True, subsampling=0),
+        # greyscale
+        lambda: jpeg_bytes(photo(640, 480, SQUARE).convert("L")),
+        # EXIF orientations that rotate and one that turns it upside down
+        lambda: exif_jpeg(6),
+        lambda: exif_jpeg(8),
+        lambda: exif_jpeg(3),
+    ],
+)
+def test_locate_finds_the_square_in_a_downscaled_jpeg(tmp_path, server, jpeg_path, make) -> None:
+    """The fixture server reads the image it was sent (downscaled to 0.15 MP here) and answers
+    where the square is (0-1000): the box comes back in upright pixels of the original on
+    either path, and the size sent is exactly the target size."""
+    from grounding import Client
+    from tests.server import chat
+
+    def answer(body) -> object:
+        url = body["messages"][0]["content"][0]["image_url"]["url"]
+        image = Image.open(io.BytesIO(sent_bytes(url)))
+        x1, y1, x2, y2 = _dark_box(image)
+        w, h = image.size
+        box = [round(x1 / w * 1000), round(y1 / h * 1000), round((x2 + 1) / w * 1000)]
+        return chat(f"<|begin_of_box|>[{[*box, round((y2 + 1) / h * 1000)]}]<|end_of_box|>")
+
+    server.default = answer
+    path = tmp_path / "img"
+    path.write_bytes(make())
+    with Client("openai", base_url=server.url, max_pixels=150_000) as client:
+        result = client.locate(path, "the square", model="glm-4.5v")
+    assert np.allclose(result.boxes[0], (400, 100, 501, 201), atol=3)
+    assert result.image_size == (640, 480)
+    url = server.requests[-1].body["messages"][0]["content"][0]["image_url"]["url"]
+    sent = Image.open(io.BytesIO(sent_bytes(url)))
+    assert sent.size == (447, 335) and sent.format == "JPEG"
+    assert sent.mode == Image.open(path).mode  # grey stays grey
+    assert jpeg_path == [jpeg_path[0], jpeg_path[0]]  # one resize, on the expected path
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_is_applied_as_pillow_does(jpeg_path, orientation: int) -> None:
+    upright = _quadrants(640, 480)
+    # the stored pixels that this orientation turns into the upright picture
+    inverse = {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_90,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_270,
+    }
+    stored = upright.transpose(inverse[orientation]) if orientation > 1 else upright
+    data = jpeg_bytes(stored, exif=_exif(orientation))
+    prepared = prepare_image(data, max_pixels=100_000)
+    expected = upright.resize(prepared.sent_size, Image.Resampling.BOX)
+    sent = sent_image(prepared.url)
+    assert prepared.size == (640, 480) and sent.size == prepared.sent_size == (365, 273)
+    assert np.abs(np.asarray(sent, dtype=float) - np.asarray(expected, dtype=float)).mean() < 4
+    assert jpeg_path[1:] == [jpeg_path[0]]
+
+
+def _lanczos(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    bands = [band.convert("F").resize(size, Image.Resampling.LANCZOS) for band in image.split()]
+    return np.stack([np.asarray(band) for band in bands], -1)
+
+
+def test_the_fast_downscale_is_as_faithful_as_pillows() -> None:
+    """Against a float Lanczos downscale of the full decode, the pixels sent by the fast path
+    are at least as close as Pillow's area-averaging downscale, after the same JPEG 90."""
+    from grounding import _jpegshrink, images
+
+    if _jpegshrink._load() is None:
+        pytest.skip("pyvips or simplejpeg not importable here")
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:900, 0:1200].astype(np.float32)
+    picture = np.stack([128 + 90 * np.sin(x / 37) * np.cos(y / 53), 128 + 60 * np.sin((x + y) / 71),
+                        100 + 60 * np.cos(x / 29)], -1) + rng.normal(0, 3, (900, 1200, 3))  # fmt: skip
+    data = jpeg_bytes(Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8)))
+    original = Image.open(io.BytesIO(data))
+    original.load()
+    target = (840, 630)  # the 12 MP benchmark's shrink, 1.43 per side
+    fast = _jpegshrink.shrink(data, "RGB", (1200, 900), target, 1)
+    assert fast is not None
+    pillow = images._send(original, (1200, 900), target, "pillow").url
+    reference = _lanczos(original, target)
+
+    def psnr(image: Image.Image) -> float:
+        difference = np.asarray(image, dtype=float) - reference
+        return float(10 * np.log10(255**2 / np.mean(difference**2)))
+
+    assert psnr(Image.open(io.BytesIO(fast))) >= psnr(sent_image(pillow)) > 35
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        # baseline 4:2:0
+        lambda: jpeg_bytes(_quadrants(320, 240)),
+        # progressive 4:4:4 with restart markers
+        lambda: jpeg_bytes(
+            _quadrants(320, 240), progressive=True, subsampling=0, restart_marker_rows=2
+        ),
+        # greyscale
+        lambda: jpeg_bytes(_quadrants(320, 240).convert("L")),
+    ],
+)
+def test_the_fast_path_decodes_the_same_pixels_as_pillow(make) -> None:
+    simplejpeg = pytest.importorskip("simplejpeg")
+    data = make()
+    expected = np.asarray(Image.open(io.BytesIO(data)))
+    grey = expected.ndim == 2
+    decoded = simplejpeg.decode_jpeg(data, colorspace="GRAY" if grey else "RGB")
+    assert np.array_equal(decoded[:, :, 0] if grey else decoded, expected)
+
+
+@pytest.mark.parametrize(
+    ("stored", "target", "mode"),
+    [
+        # an enlargement (Qwen's smart_resize can round a side up)
+        ((320, 240), (336, 224), "RGB"),
+        # the same size
+        ((320, 240), (320, 240), "RGB"),
+        # CMYK: Pillow converts it
+        ((320, 240), (160, 120), "CMYK"),
+    ],
+)
+def test_the_fast_path_declines_what_it_does_not_do(stored, target, mode: str) -> None:
+    from grounding import _jpegshrink
+
+    data = jpeg_bytes(Image.new("RGB", stored, (10, 20, 30)))
+    assert _jpegshrink.shrink(data, mode, stored, target, 1) is None
+
+
+def test_a_jpeg_the_fast_decoder_objects_to_goes_to_pillow(jpeg_path) -> None:
+    """libjpeg warns about junk between segments, which Pillow tolerates: Pillow decodes it.
+    A truncated JPEG fails as before, naming the file."""
+    good = jpeg_bytes(photo(640, 480, SQUARE))
+    scan = good.index(b"\xff\xda")
+    junk = good[:scan] + b"\x00\x00\x00" + good[scan:]  # 3 extraneous bytes before a marker
+    prepared = prepare_image(junk, max_pixels=150_000)
+    assert prepared.sent_size == (447, 335)
+    assert np.allclose(red_box(sent_image(prepared.url)), (279, 70, 349, 139), atol=2)
+    assert jpeg_path[1:] == [False]
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        prepare_image(good[: len(good) // 2], max_pixels=150_000)
+
+
+def test_without_pyvips_the_fast_path_is_not_taken(monkeypatch) -> None:
+    import importlib
+
+    from grounding import _jpegshrink
+
+    def missing(name: str, *args: object) -> object:
+        raise ImportError(f"No module named {name!r}")
+
+    monkeypatch.setattr(_jpegshrink, "_loaded_in", 0)
+    monkeypatch.setattr(_jpegshrink, "_libraries", None)
+    monkeypatch.setattr(importlib, "import_module", missing)
+    data = jpeg_bytes(photo(640, 480, SQUARE))
+    assert _jpegshrink.shrink(data, "RGB", (640, 480), (320, 240), 1) is None
+    assert _jpegshrink._loaded_in == -1
+    assert prepare_image(data, max_pixels=150_000).sent_size == (447, 335)
+
+
+def test_a_forked_child_takes_the_pillow_path_after_the_parent_used_libvips(
+    jpeg_path,
+) -> None:
+    """libvips' thread pool does not survive a fork: a child of a process that loaded it
+    downscales with Pillow (and does not hang)."""
+    import multiprocessing
+
+    data = jpeg_bytes(photo(2400, 1800, SQUARE))
+    assert prepare_image(data, max_pixels=1_000_000).sent_size == (1154, 866)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_prepare_in_child, args=(queue, data))
+    child.start()
+    child.join(60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive, "the forked child hung in prepare_image"
+    assert queue.get(timeout=5) == ((1154, 866), None)
+    assert jpeg_path[1:] == [jpeg_path[0]]
+
+
+def _prepare_in_child(queue, data: bytes) -> None:  # module level: multiprocessing pickles it
+    from grounding import _jpegshrink
+
+    queue.put((prepare_image(data, max_pixels=1_000_000).sent_size, _jpegshrink._load()))
+
+
+def test_threads_downscaling_at_once_get_what_one_thread_gets(jpeg_path) -> None:
+    """``grounding label`` prepares images in several threads; each gets its own image."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sources = [jpeg_bytes(photo(640, 480, (40 * i, 30, 40 * i + 90, 200))) for i in range(8)]
+    alone = [prepare_image(data, max_pixels=150_000).digest for data in sources]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(
+            pool.map(lambda d: prepare_image(d, max_pixels=150_000).digest, sources * 3)
+        )
+    assert together == alone * 3 and len(set(alone)) == 8
+    assert jpeg_path[1:] == [jpeg_path[0]] * 32
