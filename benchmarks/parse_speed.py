@@ -1,14 +1,21 @@
-"""Parser throughput and worst-case time. Run by hand: ``python benchmarks/parse_speed.py``.
+"""Parser speed and worst-case time. Run by hand: ``python benchmarks/parse_speed.py``.
 
-1. Parses per second on a realistic mix: short GLM answers, 8-object labelled JSON lists and
-   2 kB thinking traces.
+1. Parses per CPU second on a realistic mix: short GLM answers, 8-object labelled JSON lists
+   and 2 kB thinking traces.
 2. The inputs supervision's ``Detections.from_vlm`` also reads (Qwen2.5-VL and Gemini JSON),
-   through both parsers in the same run, with the ratio (target: at least 3x).
+   through ``grounding.parse`` (alone and with ``.to_detections()``) and supervision, with the
+   ratio (target: at least 3x).
 3. CPU time to parse 1 MB adversarial inputs (target: each under 100 ms), including the
    ones of issue 10 (many small Python-literal objects, NaN/Infinity JSON, 400-digit and
    megabyte-long numbers, long Florence-2/PaliGemma/Kosmos-2 token runs, full-width text),
-   and 4 MB of Python-literal objects to show the growth. ``--adversarial-only`` runs just
-   this part.
+   and 4 MB of Python-literal objects to show the growth, best of 5 with the median and the
+   worst. ``--adversarial-only`` runs just this part.
+
+Parts 1 and 2 run every side in each round (``--rounds``), about ``--seconds`` of CPU each,
+in eight turns taken in alternation (the order reversed every other turn); reported: CPU
+time per parse as parses per CPU second, best of the rounds with the range, and ratios of
+the bests with the range of the per-round ratios. CPU time, not wall time: the machine these
+run on is shared.
 
 The inputs are fixtures written for this benchmark in the models' formats, not model output.
 """
@@ -25,6 +32,7 @@ from collections.abc import Callable
 import grounding
 
 SIZE = (1280, 960)
+SLICES = 8  # turns per side in a round
 
 
 def _glm_short(i: int) -> str:
@@ -60,18 +68,23 @@ def _gemini_json(i: int) -> str:
     return "```json\n" + json.dumps(items, indent=4) + "\n```"
 
 
-def rate(fn: Callable[[str], object], texts: list[str], seconds: float) -> float:
-    """Calls per second over ``texts``, repeated for about ``seconds`` (best of 3 rounds)."""
-    best = 0.0
-    for _ in range(3):
-        n = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds / 3:
-            for text in texts:
-                fn(text)
-            n += len(texts)
-        best = max(best, n / (time.perf_counter() - start))
-    return best
+def cpu_per_call(fn: Callable[[str], object], texts: list[str], passes: int) -> float:
+    """CPU seconds per call of ``fn`` over ``passes`` passes through ``texts``."""
+    start = time.process_time()
+    for _ in range(passes):
+        for text in texts:
+            fn(text)
+    return (time.process_time() - start) / (passes * len(texts))
+
+
+def passes_for(fn: Callable[[str], object], texts: list[str], seconds: float) -> int:
+    """Passes through ``texts`` that take about ``seconds`` of CPU (one warm-up pass)."""
+    one = cpu_per_call(fn, texts, 1) * len(texts)
+    return max(1, round(seconds / max(one, 1e-6)))
+
+
+def span(values: list[float]) -> str:
+    return f"{min(values):,.0f}-{max(values):,.0f}"
 
 
 def _literals(size: int) -> str:
@@ -124,24 +137,22 @@ def adversarial() -> dict[str, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=3.0, help="time per throughput measurement")
+    ap.add_argument("--seconds", type=float, default=0.8, help="CPU seconds per side in each round")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds (best of these)")
     ap.add_argument("--adversarial-only", action="store_true", help="only the 1 MB inputs")
     args = ap.parse_args()
     if args.adversarial_only:
         _adversarial_times()
         return
 
+    warnings.filterwarnings("ignore")  # supervision warns once that OpenCV is absent
+    import supervision as sv
+
     mix = (
         [_glm_short(i) for i in range(40)]
         + [_glm_json8(i) for i in range(40)]
         + [_thinking_2k(i) for i in range(40)]
     )
-    ours = rate(lambda t: grounding.parse(t, model="glm-4.5v", image_size=SIZE), mix, args.seconds)
-    print(f"realistic mix (GLM short / 8-object JSON / 2 kB thinking): {ours:,.0f} parses/s")
-
-    warnings.filterwarnings("ignore")  # supervision warns once that OpenCV is absent
-    import supervision as sv
-
     input_wh = (1288, 952)
     shared = {
         "Qwen2.5-VL JSON (4 boxes)": (
@@ -157,30 +168,65 @@ def main() -> None:
             lambda t: sv.Detections.from_vlm(sv.VLM.GOOGLE_GEMINI_2_5, t, resolution_wh=SIZE),
         ),
     }
-    print(f"\nshared inputs, supervision {sv.__version__} Detections.from_vlm in the same run:")
-    per_call: dict[str, list[float]] = {"ours": [], "theirs": []}
+    # (input, side) -> (function, texts), each timed in CPU seconds: the machine is shared.
+    sides: dict[tuple[str, str], tuple[Callable[[str], object], list[str]]] = {
+        ("mix", "parse"): (lambda t: grounding.parse(t, model="glm-4.5v", image_size=SIZE), mix)
+    }
     for name, (texts, model, theirs_fn) in shared.items():
         a, b = grounding.parse(texts[0], model=model, image_size=SIZE), theirs_fn(texts[0])
         assert len(a.boxes) == len(b.xyxy), "the two parsers disagree on this input"
-        ours = rate(
-            lambda t, m=model: grounding.parse(t, model=m, image_size=SIZE), texts, args.seconds
+        sides[(name, "parse")] = (
+            lambda t, m=model: grounding.parse(t, model=m, image_size=SIZE),
+            texts,
         )
-        ours_det = rate(
+        sides[(name, "parse+to_detections")] = (
             lambda t, m=model: grounding.parse(t, model=m, image_size=SIZE).to_detections(),
             texts,
-            args.seconds,
         )
-        theirs = rate(theirs_fn, texts, args.seconds)
-        per_call["ours"].append(1 / ours)
-        per_call["theirs"].append(1 / theirs)
-        print(
-            f"  {name}: grounding.parse {ours:,.0f}/s, parse+to_detections {ours_det:,.0f}/s, "
-            f"supervision {theirs:,.0f}/s -> {ours / theirs:.1f}x ({ours_det / theirs:.1f}x "
-            "with Detections)"
-        )
+        sides[(name, "supervision")] = (theirs_fn, texts)
+    # Each round runs every side in SLICES turns (the order reversed every other turn), so
+    # that the sides compared in a round see the same load.
+    passes = {
+        key: passes_for(fn, texts, args.seconds / SLICES) for key, (fn, texts) in sides.items()
+    }
+    cpu: dict[tuple[str, str], list[float]] = {key: [] for key in sides}
+    keys = list(sides)
+    for _ in range(args.rounds):
+        spent = dict.fromkeys(keys, 0.0)
+        for turn in range(SLICES):
+            for key in keys if turn % 2 == 0 else keys[::-1]:
+                fn, texts = sides[key]
+                spent[key] += cpu_per_call(fn, texts, passes[key])
+        for key in keys:
+            cpu[key].append(spent[key] / SLICES)
 
-    together = sum(per_call["theirs"]) / sum(per_call["ours"])
-    print(f"  both shared inputs together (mean time per parse): {together:.1f}x")
+    mix_rates = [1 / t for t in cpu[("mix", "parse")]]
+    print(f"CPU time, best of {args.rounds} (range); ratios: of the bests (per-round range)")
+    print(f"realistic mix (GLM short / 8-object JSON / 2 kB thinking): "
+          f"{max(mix_rates):,.0f} parses/s ({span(mix_rates)})")  # fmt: skip
+    print(f"\nshared inputs, supervision {sv.__version__} Detections.from_vlm, interleaved:")
+    for name in shared:
+        theirs = cpu[(name, "supervision")]
+        print(f"  {name}:")
+        for side in ("parse", "parse+to_detections", "supervision"):
+            values = cpu[(name, side)]
+            rates = [1 / t for t in values]
+            line = f"    {side:20s} {max(rates):8,.0f}/s ({span(rates)})"
+            if side != "supervision":
+                ratios = [b / a for a, b in zip(values, theirs, strict=True)]
+                line += (
+                    f" -> {min(theirs) / min(values):.2f}x "
+                    f"({min(ratios):.2f}-{max(ratios):.2f}x) supervision's speed"
+                )
+            print(line)
+    ours = [cpu[(name, "parse")] for name in shared]
+    theirs_all = [cpu[(name, "supervision")] for name in shared]
+    together = sum(min(t) for t in theirs_all) / sum(min(o) for o in ours)
+    per_round = [
+        sum(t[i] for t in theirs_all) / sum(o[i] for o in ours) for i in range(args.rounds)
+    ]
+    print(f"  both shared inputs together (mean time per parse): {together:.2f}x "
+          f"({min(per_round):.2f}-{max(per_round):.2f}x)")  # fmt: skip
 
     _adversarial_times()
 
