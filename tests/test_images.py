@@ -360,6 +360,22 @@ def test_locate_finds_the_square_in_every_kind_of_file(
     assert (sent_bytes(url) == original) is passed_through
 
 
+def _in_forked_child(target, *args):
+    """What ``target(queue, *args)`` puts in its queue, run in a forked child (60 s at most)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=target, args=(queue, *args))
+    child.start()
+    child.join(60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive, "the forked child hung in prepare_image"
+    return queue.get(timeout=5)
+
+
 def _prepare_4mp_in_child(queue) -> None:  # a module-level function: multiprocessing pickles it
     prepared = prepare_image(photo(2400, 1800), max_pixels=1_000_000)
     queue.put(prepared.sent_size)
@@ -369,22 +385,12 @@ def _prepare_4mp_in_child(queue) -> None:  # a module-level function: multiproce
 def test_a_forked_child_can_resize_after_the_parent_did(way: str) -> None:
     """The parent's resize threads do not exist in a forked child; a pool inherited from the
     parent would make the child's first large resize wait forever."""
-    import multiprocessing
     import os
     import time
 
     assert prepare_image(photo(2400, 1800), max_pixels=1_000_000).sent_size == (1154, 866)
     if way == "multiprocessing":
-        context = multiprocessing.get_context("fork")
-        queue = context.Queue()
-        child = context.Process(target=_prepare_4mp_in_child, args=(queue,))
-        child.start()
-        child.join(60)
-        alive = child.is_alive()
-        if alive:
-            child.kill()
-        assert not alive, "the forked child hung in prepare_image"
-        assert queue.get(timeout=5) == (1154, 866)
+        assert _in_forked_child(_prepare_4mp_in_child) == (1154, 866)
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads: that is the point
@@ -678,20 +684,10 @@ def test_a_forked_child_takes_the_pillow_path_after_the_parent_used_libvips(
 ) -> None:
     """libvips' thread pool does not survive a fork: a child of a process that loaded it
     downscales with Pillow (and does not hang)."""
-    import multiprocessing
 
     data = jpeg_bytes(photo(2400, 1800, SQUARE))
     assert prepare_image(data, max_pixels=1_000_000).sent_size == (1154, 866)
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=_prepare_in_child, args=(queue, data))
-    child.start()
-    child.join(60)
-    alive = child.is_alive()
-    if alive:
-        child.kill()
-    assert not alive, "the forked child hung in prepare_image"
-    assert queue.get(timeout=5) == ((1154, 866), None)
+    assert _in_forked_child(_prepare_in_child, data) == ((1154, 866), None)
     assert jpeg_path[1:] == [jpeg_path[0]]
 
 
