@@ -156,3 +156,12 @@ def test_a_client_serves_again_under_a_new_event_loop(server) -> None:
     again = run(client.complete(messages, use_cache=False))  # the first loop is closed now
     run(client.aclose())
     assert first.content == again.content == ANSWER
+
+
+def test_aiohttp_is_imported_on_the_first_request_not_with_the_package() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, grounding, grounding.cli; print('aiohttp' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # a fifth of the CLI's start-up otherwise

@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import httpx
-from yarl import URL
+
+if TYPE_CHECKING:  # imported on the first request: a fifth of `import grounding` otherwise
+    import aiohttp
 
 __all__ = ["AiohttpTransport"]
 
 
 def _httpx_error(exc: BaseException) -> httpx.TransportError:
     """The httpx exception for an aiohttp failure (subclasses before their bases)."""
+    import aiohttp
+
     name = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(name)
@@ -54,6 +57,8 @@ class _Body(httpx.AsyncByteStream):
         self._response = response
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        import aiohttp
+
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
@@ -82,6 +87,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         connector = aiohttp.TCPConnector(
             limit=self.max_connections,
             keepalive_timeout=self.keepalive_expiry,
@@ -96,6 +103,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import aiohttp
+        from yarl import URL
+
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             # a session belongs to one event loop: a client used again under a new
