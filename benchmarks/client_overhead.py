@@ -31,29 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.loopback import Loopback
-from grounding import AsyncClient, prepare_image
+from benchmarks.request_path import messages as payload
+from grounding import AsyncClient
 from grounding.client import RetryPolicy
 
 SIDES = ("grounding", "httpx")
 CONCURRENCIES = (1, 16, 64)
-
-
-def payload(i: int) -> list[dict[str, Any]]:
-    url = prepare_image(Image.new("RGB", (64, 48), (i % 256, 0, 0))).url
-    return [
-        {
-            "role": "user",
-            "content": [
-                {"type": "image_url", "image_url": {"url": url}},
-                {"type": "text", "text": f"Help me to locate object {i} in the image."},
-            ],
-        }
-    ]
 
 
 async def run_side(
