@@ -165,3 +165,14 @@ def test_aiohttp_is_imported_on_the_first_request_not_with_the_package() -> None
     code = "import sys, grounding, grounding.cli; print('aiohttp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # a fifth of the CLI's start-up otherwise
+
+
+def test_sniffio_and_aiohttp_are_declared_dependencies() -> None:
+    """Issue 14: anyio no longer installs sniffio, and without it httpcore (httpx's own
+    transport, still used behind a proxy) retried a failing import ~13 times per request."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    names = {Requirement(r).name for r in requires("grounding") or [] if "extra ==" not in r}
+    assert {"sniffio", "aiohttp"} <= names
